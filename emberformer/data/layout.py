@@ -1,0 +1,402 @@
+"""The `organized_spreads` folder layout (Cell2Fire-style) — the one on-disk format.
+
+```
+landscape/Input_Geotiff.tif        multi-band static landscape, nodata -9999, band descriptions = names
+landscape/indices.json             {"<seq id>": [y0, y1, x0, x1]}  crop window, end-exclusive
+landscape/WeatherHistory.csv       line i (1-based sequence id) names that sequence's weather file
+landscape/Weathers/*.csv           one row per time step; columns WS (km/h) and WD (deg, wind FROM)
+fire_frames/sequence_NNN/*.png     fire state per step; green channel == 231 means fire
+isochrones/sequence_NNN/*.png      target mask per step, same encoding
+```
+A fire frame and an isochrone at step t both hold the area burned by time t (cumulative).
+The embedded dataset is written by `write_organized_spreads` so that it goes through the
+same reader as the research group's data.
+
+Read side: `scan_spreads` checks the structure cheaply (folders, headers, ids, windows) and
+returns a `SpreadsIndex`; `read_landscape`, `read_weather`, `check_png_sizes` and `read_mask`
+do the heavier per-file reads. Every malformed input raises a one-line `DataError` that
+names the file and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from emberformer.errors import DataError
+
+LANDSCAPE_DIR = "landscape"
+GEOTIFF_NAME = "Input_Geotiff.tif"
+INDICES_NAME = "indices.json"
+WEATHER_HISTORY_NAME = "WeatherHistory.csv"
+WEATHERS_DIR = "Weathers"
+FRAMES_DIR = "fire_frames"
+ISOCHRONES_DIR = "isochrones"
+FIRE_GREEN = 231
+NODATA = -9999.0
+# RGB written for fire / background pixels; only the green channel carries meaning.
+FIRE_RGB = (255, FIRE_GREEN, 0)
+BACKGROUND_RGB = (255, 255, 255)
+
+
+def sequence_dirname(seq_id: int) -> str:
+    return f"sequence_{seq_id:03d}"
+
+
+def natural_key(path: Path) -> list:
+    """Sort `frame_2.png` before `frame_10.png`."""
+    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", path.name)]
+
+
+def encode_mask(mask: np.ndarray) -> Image.Image:
+    """Binary [H, W] mask -> RGB image in the layout's encoding."""
+    rgb = np.empty((*mask.shape, 3), dtype=np.uint8)
+    rgb[...] = BACKGROUND_RGB
+    rgb[mask.astype(bool)] = FIRE_RGB
+    return Image.fromarray(rgb, mode="RGB")
+
+
+@dataclass
+class SequenceRecord:
+    """One simulated or recorded fire, ready to be written."""
+
+    seq_id: int
+    window: tuple[int, int, int, int]  # y0, y1, x0, x1 into the landscape, end-exclusive
+    fire_frames: np.ndarray  # [n, H, W] bool
+    isochrones: np.ndarray  # [n, H, W] bool
+    weather: dict[str, np.ndarray]  # at least "WS" and "WD", each >= n rows
+    weather_name: str = ""  # file name under Weathers/; default Weather<seq_id>.csv
+    extra: dict = field(default_factory=dict)
+
+
+def write_landscape(root: Path, bands: np.ndarray, band_names: list[str]) -> Path:
+    """Write the [C, H, W] float32 landscape as a deflate-compressed GeoTIFF."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    path = Path(root) / LANDSCAPE_DIR / GEOTIFF_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    c, h, w = bands.shape
+    profile = dict(
+        driver="GTiff", height=h, width=w, count=c, dtype="float32", nodata=NODATA,
+        compress="deflate", predictor=3, tiled=False,
+        # A nominal 30 m grid (LANDFIRE-like); no CRS so that no PROJ database is needed.
+        transform=from_origin(0.0, 30.0 * h, 30.0, 30.0),
+    )
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(bands.astype(np.float32))
+        for i, name in enumerate(band_names, start=1):
+            dst.set_band_description(i, name)
+    return path
+
+
+def write_organized_spreads(root: Path, landscape: np.ndarray, band_names: list[str],
+                            sequences: list[SequenceRecord]) -> Path:
+    """Write a complete organized_spreads folder. Sequence ids are 1-based."""
+    root = Path(root)
+    write_landscape(root, landscape, band_names)
+    land = root / LANDSCAPE_DIR
+    (land / WEATHERS_DIR).mkdir(parents=True, exist_ok=True)
+    indices, history = {}, {}
+    for rec in sequences:
+        indices[str(rec.seq_id)] = [int(v) for v in rec.window]
+        name = rec.weather_name or f"Weather{rec.seq_id}.csv"
+        history[rec.seq_id] = name
+        cols = list(rec.weather)
+        rows = zip(*(np.asarray(rec.weather[c]) for c in cols))
+        lines = [",".join(cols)] + [",".join(f"{v:.4g}" if isinstance(v, float | np.floating) else str(v)
+                                             for v in row) for row in rows]
+        (land / WEATHERS_DIR / name).write_text("\n".join(lines) + "\n")
+        for sub, masks in ((FRAMES_DIR, rec.fire_frames), (ISOCHRONES_DIR, rec.isochrones)):
+            folder = root / sub / sequence_dirname(rec.seq_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            for t, mask in enumerate(masks):
+                encode_mask(mask).save(folder / f"{sub.rstrip('s')}_{t:03d}.png", optimize=True)
+    (land / INDICES_NAME).write_text(json.dumps(indices, indent=1) + "\n")
+    ids = sorted(history)
+    if ids != list(range(1, len(ids) + 1)):
+        raise ValueError(f"sequence ids must be 1..N without gaps, got {ids[:5]}...")
+    (land / WEATHER_HISTORY_NAME).write_text("".join(f"{WEATHERS_DIR}/{history[i]}\n" for i in ids))
+    return root
+
+
+# ----------------------------------------------------------------------------- read side
+
+SEQUENCE_DIR_RE = re.compile(r"^sequence_(\d+)$")
+LAYOUT_HINT = "see the layout in emberformer/data/layout.py"
+
+
+@dataclass(frozen=True)
+class LandscapeInfo:
+    path: Path
+    height: int
+    width: int
+    band_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SequenceSource:
+    """Where one sequence's files are; nothing decoded yet."""
+
+    seq_id: int
+    window: tuple[int, int, int, int]  # y0, y1, x0, x1, end-exclusive
+    frames: tuple[Path, ...]
+    isochrones: tuple[Path, ...]
+    weather: Path
+
+    @property
+    def length(self) -> int:
+        return len(self.frames)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        y0, y1, x0, x1 = self.window
+        return y1 - y0, x1 - x0
+
+
+@dataclass(frozen=True)
+class SpreadsIndex:
+    root: Path
+    landscape: LandscapeInfo
+    sequences: tuple[SequenceSource, ...]
+    skipped: tuple[int, ...] = ()  # single-frame sequences: no next step to predict
+
+    def source_files(self) -> list[Path]:
+        """Every file the cache is built from, in a stable order."""
+        land = self.root / LANDSCAPE_DIR
+        files = [self.landscape.path, land / INDICES_NAME, land / WEATHER_HISTORY_NAME]
+        for seq in self.sequences:
+            files += [seq.weather, *seq.frames, *seq.isochrones]
+        return files
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _require(path: Path, what: str, is_dir: bool) -> Path:
+    if not (path.is_dir() if is_dir else path.is_file()):
+        kind = "folder" if is_dir else "file"
+        raise DataError(f"{path}: missing {what} {kind}; an organized_spreads root needs "
+                        f"landscape/{{{GEOTIFF_NAME},{INDICES_NAME},{WEATHER_HISTORY_NAME},{WEATHERS_DIR}/}}, "
+                        f"{FRAMES_DIR}/ and {ISOCHRONES_DIR}/ ({LAYOUT_HINT})")
+    return path
+
+
+def _band_names(src) -> tuple[str, ...]:
+    return tuple(d.strip() if d and d.strip() else f"band_{i}" for i, d in enumerate(src.descriptions, start=1))
+
+
+def read_landscape_info(path: Path) -> LandscapeInfo:
+    """GeoTIFF header only: size and band names (descriptions, falling back to band_<i>)."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as src:
+            return LandscapeInfo(Path(path), src.height, src.width, _band_names(src))
+    except rasterio.errors.RasterioError as err:
+        raise DataError(f"{path}: unreadable GeoTIFF ({_one_line(err)}); re-export the landscape "
+                        "as a multi-band GeoTIFF") from err
+
+
+def read_landscape(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """All bands as float32 [C, H, W] and the validity mask (not nodata, finite)."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as src:
+            bands = src.read(out_dtype="float32")
+            nodata = [NODATA if v is None else v for v in src.nodatavals]
+            names = _band_names(src)
+    except rasterio.errors.RasterioError as err:
+        raise DataError(f"{path}: unreadable or truncated GeoTIFF ({_one_line(err)}); "
+                        "re-export the landscape") from err
+    # -9999 is the layout's nodata even when a file declares another value.
+    declared = np.asarray(nodata, dtype=np.float32)[:, None, None]
+    valid = np.isfinite(bands) & (bands != declared) & (bands != np.float32(NODATA))
+    empty = np.flatnonzero(~valid.any(axis=(1, 2)))
+    if empty.size:
+        c = int(empty[0])
+        raise DataError(f"{path}: band {c + 1} ({names[c]}) is entirely nodata; fix the export "
+                        "or drop that band from the GeoTIFF")
+    return bands, valid
+
+
+def read_indices(path: Path) -> dict[int, tuple[int, int, int, int]]:
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: not valid JSON ({_one_line(err)}); expected "
+                        '{"<sequence id>": [y0, y1, x0, x1], ...}') from err
+    if not isinstance(raw, dict):
+        raise DataError(f'{path}: expected a JSON object {{"<sequence id>": [y0, y1, x0, x1]}}, '
+                        f"got {type(raw).__name__}")
+    windows = {}
+    for key, value in raw.items():
+        ok_key = str(key).strip().isdigit()
+        ok_value = (isinstance(value, list) and len(value) == 4
+                    and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+        if not (ok_key and ok_value):
+            raise DataError(f"{path}: entry {key!r}: {value!r} is not \"<sequence id>\": "
+                            "[y0, y1, x0, x1] with integer pixel bounds")
+        windows[int(key)] = tuple(value)
+    return windows
+
+
+def _weather_path(land: Path, line: str) -> Path:
+    """A WeatherHistory line is relative to landscape/ or a bare name under Weathers/."""
+    rel = line.replace("\\", "/")
+    direct = land / rel
+    return direct if direct.is_file() or "/" in rel else land / WEATHERS_DIR / rel
+
+
+def read_weather(path: Path, steps: int) -> np.ndarray:
+    """The first `steps` rows of (WS, WD) as float32 [steps, 2]."""
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: unreadable weather file ({_one_line(err)})") from err
+    rows = [(no, row) for no, row in enumerate(csv.reader(lines), start=1) if any(c.strip() for c in row)]
+    if not rows:
+        raise DataError(f"{path}: empty weather file; it needs a header with WS and WD and one row per step")
+    header = [c.strip().upper() for c in rows[0][1]]
+    missing = [c for c in ("WS", "WD") if c not in header]
+    if missing:
+        raise DataError(f"{path}: no {' or '.join(missing)} column (header: {','.join(rows[0][1])}); "
+                        "weather files need WS (wind speed) and WD (wind direction, degrees) columns")
+    cols = [header.index("WS"), header.index("WD")]
+    values = np.empty((len(rows) - 1, 2), dtype=np.float64)
+    for r, (no, row) in enumerate(rows[1:]):
+        for k, (name, c) in enumerate(zip(("WS", "WD"), cols)):
+            cell = row[c].strip() if c < len(row) else ""
+            try:
+                values[r, k] = float(cell)
+            except ValueError:
+                raise DataError(f"{path}: line {no}: {name} value {cell!r} is not a number; "
+                                "fix or remove that row") from None
+            if not math.isfinite(values[r, k]):
+                raise DataError(f"{path}: line {no}: {name} is {cell}; every step needs a finite value")
+    if len(values) < steps:
+        raise DataError(f"{path}: {len(values)} weather rows but the sequence has {steps} steps; "
+                        "add one row per step")
+    return values[:steps].astype(np.float32)
+
+
+def _png_files(folder: Path) -> tuple[Path, ...]:
+    return tuple(sorted((p for p in folder.iterdir() if p.suffix.lower() == ".png" and p.is_file()),
+                        key=natural_key))
+
+
+def _sequence_dirs(parent: Path) -> dict[int, Path]:
+    found: dict[int, Path] = {}
+    for entry in parent.iterdir():
+        m = SEQUENCE_DIR_RE.match(entry.name)
+        if m and entry.is_dir():
+            seq_id = int(m.group(1))
+            if seq_id in found:
+                raise DataError(f"{entry}: same sequence id {seq_id} as {found[seq_id]}; keep one of them")
+            found[seq_id] = entry
+    return found
+
+
+def scan_spreads(root: str | Path, max_sequences: int | None = None) -> SpreadsIndex:
+    """Check the folder structure and headers (no pixel decoding) and list every sequence.
+
+    Single-frame sequences are skipped with one warning; `max_sequences` keeps the first N
+    usable sequences (by id) and validates only those.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root}: data root does not exist or is not a folder; point data.root at an "
+                        f"organized_spreads folder (landscape/, {FRAMES_DIR}/, {ISOCHRONES_DIR}/)")
+    land = _require(root / LANDSCAPE_DIR, "landscape", is_dir=True)
+    frames_root = _require(root / FRAMES_DIR, FRAMES_DIR, is_dir=True)
+    iso_root = _require(root / ISOCHRONES_DIR, ISOCHRONES_DIR, is_dir=True)
+    info = read_landscape_info(_require(land / GEOTIFF_NAME, "landscape GeoTIFF", is_dir=False))
+    indices_path = _require(land / INDICES_NAME, "crop-window index", is_dir=False)
+    windows = read_indices(indices_path)
+    history_path = _require(land / WEATHER_HISTORY_NAME, "weather history", is_dir=False)
+    history = [line.strip().strip('"') for line in history_path.read_text().splitlines()]
+    _require(land / WEATHERS_DIR, "weather", is_dir=True)
+
+    frame_dirs, iso_dirs = _sequence_dirs(frames_root), _sequence_dirs(iso_root)
+    if not frame_dirs:
+        raise DataError(f"{frames_root}: no sequence_NNN folders; each fire needs "
+                        f"{FRAMES_DIR}/sequence_NNN/*.png ({LAYOUT_HINT})")
+    sequences, skipped = [], []
+    for seq_id in sorted(frame_dirs):
+        if max_sequences is not None and len(sequences) >= max_sequences:
+            break
+        fdir = frame_dirs[seq_id]
+        frames = _png_files(fdir)
+        if not frames:
+            raise DataError(f"{fdir}: no PNG frames; add the sequence's frames or remove the folder")
+        idir = iso_dirs.get(seq_id)
+        if idir is None:
+            raise DataError(f"{iso_root / fdir.name}: missing isochrone folder for {fdir}; "
+                            "every fire_frames sequence needs a matching isochrones sequence")
+        isochrones = _png_files(idir)
+        if len(isochrones) != len(frames):
+            raise DataError(f"{idir}: {len(isochrones)} isochrones but {fdir} has {len(frames)} frames; "
+                            "each step needs one fire frame and one isochrone")
+        if len(frames) == 1:
+            skipped.append(seq_id)
+            continue
+        window = windows.get(seq_id)
+        if window is None:
+            raise DataError(f"{indices_path}: no crop window for sequence {seq_id} ({fdir}); "
+                            f'add "{seq_id}": [y0, y1, x0, x1]')
+        y0, y1, x0, x1 = window
+        if not (0 <= y0 < y1 <= info.height and 0 <= x0 < x1 <= info.width):
+            raise DataError(f"{indices_path}: window {list(window)} of sequence {seq_id} is outside the "
+                            f"{info.height}x{info.width} landscape {info.path.name} (or empty); "
+                            "fix it to 0 <= y0 < y1 <= H, 0 <= x0 < x1 <= W")
+        if seq_id > len(history) or not history[seq_id - 1]:
+            raise DataError(f"{history_path}: no weather file on line {seq_id} for sequence {seq_id} "
+                            f"({len(history)} lines); line i must name sequence i's weather file")
+        weather = _weather_path(land, history[seq_id - 1])
+        if not weather.is_file():
+            raise DataError(f"{history_path}: line {seq_id} names {weather}, which does not exist; "
+                            f"put the file under {land / WEATHERS_DIR} or fix the line")
+        sequences.append(SequenceSource(seq_id, window, frames, isochrones, weather))
+    if skipped:
+        warnings.warn(f"{frames_root}: skipped {len(skipped)} single-frame sequence(s) "
+                      f"{skipped[:10]}: a sample needs at least 2 frames", stacklevel=2)
+    if not sequences:
+        raise DataError(f"{frames_root}: no sequence with at least 2 frames; nothing to train on")
+    return SpreadsIndex(root, info, tuple(sequences), tuple(skipped))
+
+
+def check_png_sizes(seq: SequenceSource) -> None:
+    """Header-only check that every PNG opens and matches the crop window."""
+    h, w = seq.shape
+    for path in (*seq.frames, *seq.isochrones):
+        try:
+            with Image.open(path) as im:
+                size = im.size
+        except (OSError, SyntaxError, ValueError) as err:
+            raise DataError(f"{path}: not a readable PNG ({_one_line(err)}); re-export it") from err
+        if size != (w, h):
+            raise DataError(f"{path}: image is {size[0]}x{size[1]} (WxH) but sequence {seq.seq_id}'s crop "
+                            f"window {list(seq.window)} is {w}x{h}; re-export the image or fix indices.json")
+
+
+def read_mask(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode one frame: bool [H, W], True where the green channel is FIRE_GREEN."""
+    try:
+        with Image.open(path) as im:
+            if shape is not None and im.size != (shape[1], shape[0]):
+                raise DataError(f"{path}: image is {im.width}x{im.height} (WxH), expected "
+                                f"{shape[1]}x{shape[0]}; re-export it or fix indices.json")
+            green = im.getchannel("G") if im.mode in ("RGB", "RGBA") else im.convert("RGB").getchannel("G")
+            return np.asarray(green) == FIRE_GREEN
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise DataError(f"{path}: corrupt PNG ({_one_line(err)}); re-export it") from err

@@ -1,0 +1,50 @@
+"""User-facing errors: one line that names the problem and the fix.
+
+Entry points catch `EmberFormerError` and print its message without a traceback
+(set HYDRA_FULL_ERROR=1 or EMBERFORMER_DEBUG=1 to see one); everything else is a bug
+and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+
+class EmberFormerError(Exception):
+    """A problem with the user's input (data, config, checkpoint) rather than a bug."""
+
+    exit_code = 2
+
+
+class ConfigError(EmberFormerError):
+    """An invalid configuration value."""
+
+
+class DataError(EmberFormerError):
+    """A missing or malformed input file."""
+
+
+class CheckpointError(EmberFormerError):
+    """A checkpoint that can't be loaded or doesn't fit the config."""
+
+
+def show_tracebacks() -> bool:
+    return any(os.environ.get(v, "") not in ("", "0") for v in ("HYDRA_FULL_ERROR", "EMBERFORMER_DEBUG"))
+
+
+def exit_on_user_error(fn):
+    """Wrap a CLI entry point: user errors become `error: ...` on stderr and a non-zero exit."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except EmberFormerError as err:
+            if show_tracebacks():
+                raise
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(err.exit_code)
+
+    return wrapper

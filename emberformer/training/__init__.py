@@ -1,0 +1,1 @@
+"""The pieces the training loop calls: optimizer, early stopping, hardware, checkpoints, logging."""

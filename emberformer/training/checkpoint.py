@@ -1,0 +1,86 @@
+"""Checkpoints: `best.pt` (by the monitored metric) and `last.pt` (every epoch), written atomically.
+
+A checkpoint holds everything a resume needs: model, optimizer, scaler, scheduler, early-stopper
+state, epoch, step, RNG states, the resolved config and the W&B run id.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emberformer.errors import CheckpointError
+
+# Config sections that decide the shapes of the saved tensors: resuming with other values can't work.
+SHAPE_KEYS = ("model",)
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write to a temp file in the same folder, then rename: a crash never leaves a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(state, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; pass the path of a last.pt or best.pt "
+                              f"from a run's checkpoints/ folder")
+    try:
+        # Our checkpoints hold plain Python containers besides tensors (config, RNG states).
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:  # torch raises several types for truncated/corrupt files
+        raise CheckpointError(f"checkpoint {path} is unreadable ({type(err).__name__}); it is corrupt or "
+                              f"truncated: use the run's other checkpoint (best.pt/last.pt)") from None
+    if not isinstance(state, dict) or "model" not in state or "config" not in state:
+        raise CheckpointError(f"checkpoint {path} was not written by emberformer.train (no model/config); "
+                              f"pass a last.pt or best.pt from a run's checkpoints/ folder")
+    return state
+
+
+def check_compatible(state: dict, config: dict, path) -> None:
+    """The model section must match the checkpoint's, key by key."""
+    for section in SHAPE_KEYS:
+        saved, current = _flatten(state["config"].get(section, {})), _flatten(config.get(section, {}))
+        for key in sorted(set(saved) | set(current)):
+            if saved.get(key) != current.get(key) and not key.endswith("pretrained"):
+                raise CheckpointError(
+                    f"checkpoint {path} was trained with {section}.{key}={saved.get(key)} but the config has "
+                    f"{current.get(key)}; resume with {section}.{key}={saved.get(key)} or start a new run")
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

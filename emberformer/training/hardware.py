@@ -1,0 +1,66 @@
+"""Device, precision and loader settings from a hardware preset (the `hardware=` config group)."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from emberformer.errors import ConfigError
+
+_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass
+class Hardware:
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int = 16
+    num_workers: int = 2
+    pin_memory: bool | str = "auto"
+    persistent_workers: bool = True
+    num_threads: int | None = None
+    channels_last: bool = False
+    compile: bool = False
+
+    def __post_init__(self):
+        if self.device == "auto":
+            self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"hardware.device={self.device} but no CUDA GPU is visible; use hardware=cpu or hardware=auto")
+        if self.precision == "auto":
+            self.precision = "bf16" if self.is_cuda and torch.cuda.is_bf16_supported() else "fp32"
+        if self.precision not in ("fp32", *_AMP_DTYPES):
+            raise ConfigError(f"hardware.precision={self.precision} must be one of auto, fp32, bf16, fp16")
+        if self.pin_memory == "auto":
+            self.pin_memory = self.is_cuda
+        if self.num_threads:
+            torch.set_num_threads(int(self.num_threads))
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.startswith("cuda")
+
+    def set_rank_device(self, local_rank: int) -> None:
+        """Under torchrun each rank drives its own GPU."""
+        if self.is_cuda:
+            self.device = f"cuda:{local_rank}"
+            torch.cuda.set_device(self.device)
+
+    def autocast(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=_AMP_DTYPES[self.precision])
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        # Only fp16 needs loss scaling; a disabled scaler is a pass-through that keeps the loop uniform.
+        return torch.amp.GradScaler(torch.device(self.device).type, enabled=self.precision == "fp16")
+
+    def loader_kwargs(self) -> dict:
+        workers = int(self.num_workers)
+        return dict(batch_size=int(self.batch_size), num_workers=workers, pin_memory=bool(self.pin_memory),
+                    persistent_workers=bool(self.persistent_workers) and workers > 0)
+
+    def describe(self) -> str:
+        return f"{self.device}, {self.precision}" + (", compiled" if self.compile else "")

@@ -1,0 +1,42 @@
+"""Small pictures of fire masks: the `val/preview` panels and the forecast frames."""
+
+from __future__ import annotations
+
+import numpy as np
+
+_GAP = 4
+
+
+def _terrain(background: np.ndarray | None, shape) -> np.ndarray:
+    """A grey-scale RGB base from a [0,1] band (e.g. elevation), or plain light grey."""
+    if background is None:
+        return np.full((*shape, 3), 0.85, dtype=np.float32)
+    band = np.clip(background.astype(np.float32), 0, 1)
+    return np.repeat((0.55 + 0.4 * band)[..., None], 3, axis=2)
+
+
+def overlay(base: np.ndarray, mask: np.ndarray, color, alpha: float = 1.0) -> np.ndarray:
+    """Paint `mask` (bool, or [0,1] weights) in `color` over an RGB float image."""
+    weight = alpha * np.clip(mask.astype(np.float32), 0, 1)[..., None]
+    return base * (1 - weight) + np.asarray(color, dtype=np.float32) * weight
+
+
+BURNED = (0.35, 0.1, 0.05)
+NEW_FIRE = (1.0, 0.45, 0.0)
+PREDICTED = (0.1, 0.35, 0.95)
+
+
+def preview_panels(last_fire: np.ndarray, target: np.ndarray, prob: np.ndarray,
+                   background: np.ndarray | None = None) -> np.ndarray:
+    """History | target | prediction side by side, as one uint8 RGB image.
+
+    The burned area so far is dark; the target's newly burned pixels are orange; the predicted
+    probability is shaded blue.
+    """
+    base = overlay(_terrain(background, last_fire.shape), last_fire, BURNED)
+    history = base
+    truth = overlay(base, (target > 0.5) & (last_fire < 0.5), NEW_FIRE)
+    pred = overlay(base, prob, PREDICTED, alpha=0.8)
+    gap = np.ones((last_fire.shape[0], _GAP, 3), dtype=np.float32)
+    image = np.concatenate([history, gap, truth, gap, pred], axis=1)
+    return (np.clip(image, 0, 1) * 255).astype(np.uint8)
