@@ -80,7 +80,7 @@ class SequenceRecord:
 def write_landscape(root: Path, bands: np.ndarray, band_names: list[str]) -> Path:
     """Write the [C, H, W] float32 landscape as a deflate-compressed GeoTIFF."""
     import rasterio
-    from rasterio.transform import from_origin
+    from affine import Affine
 
     path = Path(root) / LANDSCAPE_DIR / GEOTIFF_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +89,7 @@ def write_landscape(root: Path, bands: np.ndarray, band_names: list[str]) -> Pat
         driver="GTiff", height=h, width=w, count=c, dtype="float32", nodata=NODATA,
         compress="deflate", predictor=3, tiled=False,
         # A nominal 30 m grid (LANDFIRE-like); no CRS so that no PROJ database is needed.
-        transform=from_origin(0.0, 30.0 * h, 30.0, 30.0),
+        transform=Affine(30.0, 0.0, 0.0, 0.0, -30.0, 30.0 * h),  # north-up, origin at the top-left
     )
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(bands.astype(np.float32))
@@ -217,7 +217,8 @@ def read_landscape(path: Path) -> tuple[np.ndarray, np.ndarray]:
             nodata = [NODATA if v is None else v for v in src.nodatavals]
             names = _band_names(src)
     except rasterio.errors.RasterioError as err:
-        raise DataError(f"{path}: unreadable or truncated GeoTIFF ({_one_line(err)}); "
+        # rasterio's read error says "see previous exception"; the GDAL cause is the useful part.
+        raise DataError(f"{path}: unreadable or truncated GeoTIFF ({_one_line(err.__cause__ or err)}); "
                         "re-export the landscape") from err
     # -9999 is the layout's nodata even when a file declares another value.
     declared = np.asarray(nodata, dtype=np.float32)[:, None, None]
@@ -261,7 +262,7 @@ def _weather_path(land: Path, line: str) -> Path:
 def read_weather(path: Path, steps: int) -> np.ndarray:
     """The first `steps` rows of (WS, WD) as float32 [steps, 2]."""
     try:
-        lines = path.read_text().splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # tolerate a spreadsheet BOM
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"{path}: unreadable weather file ({_one_line(err)})") from err
     rows = [(no, row) for no, row in enumerate(csv.reader(lines), start=1) if any(c.strip() for c in row)]
@@ -275,7 +276,7 @@ def read_weather(path: Path, steps: int) -> np.ndarray:
     cols = [header.index("WS"), header.index("WD")]
     values = np.empty((len(rows) - 1, 2), dtype=np.float64)
     for r, (no, row) in enumerate(rows[1:]):
-        for k, (name, c) in enumerate(zip(("WS", "WD"), cols)):
+        for k, (name, c) in enumerate(zip(("WS", "WD"), cols, strict=True)):
             cell = row[c].strip() if c < len(row) else ""
             try:
                 values[r, k] = float(cell)
@@ -324,7 +325,11 @@ def scan_spreads(root: str | Path, max_sequences: int | None = None) -> SpreadsI
     indices_path = _require(land / INDICES_NAME, "crop-window index", is_dir=False)
     windows = read_indices(indices_path)
     history_path = _require(land / WEATHER_HISTORY_NAME, "weather history", is_dir=False)
-    history = [line.strip().strip('"') for line in history_path.read_text().splitlines()]
+    try:
+        history = [line.strip().strip('"') for line in history_path.read_text(encoding="utf-8-sig").splitlines()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"{history_path}: unreadable ({_one_line(err)}); it must be text, one weather "
+                        "file name per line") from err
     _require(land / WEATHERS_DIR, "weather", is_dir=True)
 
     frame_dirs, iso_dirs = _sequence_dirs(frames_root), _sequence_dirs(iso_root)

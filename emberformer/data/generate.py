@@ -1,0 +1,312 @@
+"""Generate a simulated fire-spread dataset in the `organized_spreads` layout.
+
+    python -m emberformer.data.generate out=DIR [n_sequences=60] [size=128] [steps=30]
+        [min_steps=10] [landscape_size=3*size] [step_minutes=15] [seed=1] [overwrite=false]
+
+One procedural landscape (see landscape.py); each sequence is a size x size crop window of it
+(windows may overlap) in which pyretechnics spreads a Rothermel surface fire (level-set solver,
+no spotting) under drifting wind with a possible frontal shift. Same seed -> same bytes.
+
+Keep/drop rule for a simulated fire:
+  1. the sequence is cut at the first frame whose burned area reaches the window's border
+     (that frame is kept: beyond it the window edge would act as an artificial fire break);
+  2. it is dropped if fewer than `min_steps` frames remain;
+  3. it is dropped if it grew by fewer than 0.5 % of the window's cells between its first and
+     last frame (fires that never really spread).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from emberformer.data.landscape import Landscape, make_landscape, quantise
+from emberformer.data.layout import (FRAMES_DIR, ISOCHRONES_DIR, LANDSCAPE_DIR, SequenceRecord,
+                                     write_organized_spreads)
+from emberformer.errors import ConfigError, exit_on_user_error
+
+# pyretechnics (the `simulate` extra) is imported only where a fire is simulated, so that
+# embedded_root() and the rest of the package work without it.
+if TYPE_CHECKING:
+    from emberformer.data.simulate import FuelMoisture
+
+BAND_NAMES = ["elevation", "slope", "aspect_sin", "aspect_cos", "fuel_load", "fuel_depth", "nonburnable"]
+BAND_DOCS = {
+    "elevation": "metres above sea level",
+    "slope": "rise/run",
+    "aspect_sin": "sin of the azimuth the slope faces (0 on flat ground)",
+    "aspect_cos": "cos of the azimuth the slope faces (0 on flat ground)",
+    "fuel_load": "total fuel load of the cell's Scott & Burgan fuel model, kg/m2 (0 if non-burnable)",
+    "fuel_depth": "fuel bed depth of the cell's fuel model, m (0 if non-burnable)",
+    "nonburnable": "1 for water, bare rock and roads, else 0",
+}
+MIN_GROWTH_FRACTION = 0.005
+MAX_ATTEMPTS_PER_SEQUENCE = 50
+
+
+def embedded_root() -> Path:
+    """The simulated dataset committed with the package."""
+    return Path(__file__).resolve().parent / "embedded"
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    out: str
+    n_sequences: int = 60
+    size: int = 128           # crop window side, cells
+    steps: int = 30           # most frames per sequence
+    min_steps: int = 10       # fewest frames per sequence
+    landscape_size: int = 0   # 0 = 3 * size
+    step_minutes: float = 15.0
+    seed: int = 1
+    overwrite: bool = False
+
+    @property
+    def landscape_side(self) -> int:
+        return self.landscape_size or 3 * self.size
+
+    def validate(self) -> GenerateConfig:
+        checks = [
+            (self.n_sequences >= 1, "n_sequences", "use 1 or more"),
+            (self.size >= 16, "size", "use 16 or more cells"),
+            (1 <= self.min_steps <= self.steps, "min_steps", f"use 1..steps ({self.steps})"),
+            (self.landscape_side >= self.size, "landscape_size", f"use 0 or at least size ({self.size})"),
+            (self.step_minutes > 0, "step_minutes", "use a positive number of minutes"),
+        ]
+        for ok, key, fix in checks:
+            if not ok:
+                raise ConfigError(f"{key}={getattr(self, key)} is invalid for the generator: {fix}")
+        return self
+
+    def command(self) -> str:
+        """The command line that regenerates this dataset in place."""
+        values = {**dataclasses.asdict(self), "landscape_size": self.landscape_side, "overwrite": True}
+        return "python -m emberformer.data.generate " + " ".join(
+            f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items())
+
+
+def parse_args(argv: list[str]) -> GenerateConfig:
+    """key=value arguments (Hydra-style overrides) -> a validated GenerateConfig."""
+    fields = {f.name: f for f in dataclasses.fields(GenerateConfig)}
+    values: dict[str, object] = {}
+    for arg in argv:
+        key, sep, raw = arg.partition("=")
+        if not sep or key not in fields:
+            raise ConfigError(f"unknown generator argument {arg!r}: use key=value with key one of {', '.join(fields)}")
+        kind = fields[key].type
+        try:
+            if kind == "bool":
+                if raw.lower() not in ("true", "false"):
+                    raise ValueError
+                values[key] = raw.lower() == "true"
+            else:
+                values[key] = {"int": int, "float": float, "str": str}[kind](raw)
+        except ValueError:
+            raise ConfigError(f"generator argument {arg!r}: {key} must be of type {kind}") from None
+    if "out" not in values:
+        raise ConfigError("the generator needs out=DIR: the folder to write the dataset into")
+    return GenerateConfig(**values).validate()
+
+
+def static_bands(land: Landscape) -> np.ndarray:
+    """The [7, H, W] float32 bands named by BAND_NAMES."""
+    from emberformer.data.simulate import fuel_properties
+
+    load, depth = fuel_properties(land.fuel_model)
+    flat = np.isnan(land.aspect)
+    azimuth = np.radians(np.nan_to_num(land.aspect))
+    aspect_sin = np.where(flat, 0.0, quantise(np.sin(azimuth), 1 / 1024))
+    aspect_cos = np.where(flat, 0.0, quantise(np.cos(azimuth), 1 / 1024))
+    return np.stack([land.elevation, land.slope, aspect_sin, aspect_cos, load, depth,
+                     land.nonburnable]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything that varies between fires besides the landscape."""
+
+    window: tuple[int, int, int, int]  # y0, y1, x0, x1, end-exclusive
+    moisture: FuelMoisture
+    wind_speed: np.ndarray             # [n] km/h at 10 m, row t drives spread from frame t to t+1
+    wind_from: np.ndarray              # [n] degrees clockwise from north the wind comes FROM
+    ignitions: list[tuple[int, int]]   # (row, col) inside the window, north-up
+
+
+def draw_weather(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Wind speed drifting as a random walk; direction veering slowly, and in half of the fires a
+    frontal passage that swings it by 40-120 degrees over two steps and freshens the wind."""
+    speed = rng.uniform(2.0, 28.0) + np.cumsum(rng.normal(0.0, 1.5, n))
+    direction = rng.uniform(0.0, 360.0) + np.cumsum(rng.normal(0.0, 4.0, n))
+    if n >= 4 and rng.random() < 0.5:
+        front = rng.integers(2, n - 1)
+        swing = rng.choice([-1.0, 1.0]) * rng.uniform(40.0, 120.0)
+        direction[front:] += swing / 2
+        direction[front + 1:] += swing / 2
+        speed[front:] += rng.uniform(3.0, 10.0)
+    # Rounded before simulating, so that the written weather is exactly what drove the fire.
+    return np.round(np.clip(speed, 0.0, 45.0), 1), np.round(direction % 360.0) % 360.0
+
+
+def draw_ignitions(rng: np.random.Generator, burnable: np.ndarray, wind_from: float) -> list[tuple[int, int]]:
+    """One to three nearby burnable cells, placed upwind of the window's centre so that the head
+    fire has room to run before it reaches the border."""
+    size = burnable.shape[0]
+    upwind = np.radians(wind_from)
+    target = np.array([size / 2 - 0.2 * size * np.cos(upwind), size / 2 + 0.2 * size * np.sin(upwind)])
+    target = np.clip(target + rng.normal(0.0, size / 10, 2), 4, size - 5)
+    rows, cols = np.nonzero(burnable)
+    first = int(np.argmin((rows - target[0]) ** 2 + (cols - target[1]) ** 2))
+    points = [(int(rows[first]), int(cols[first]))]
+    for _ in range(rng.integers(0, 3)):
+        r, c = np.clip(np.array(points[0]) + rng.integers(-3, 4, 2), 0, size - 1)
+        if burnable[r, c] and (r, c) not in points:
+            points.append((int(r), int(c)))
+    return points
+
+
+def draw_scenario(rng: np.random.Generator, land: Landscape, cfg: GenerateConfig) -> Scenario | None:
+    from emberformer.data.simulate import FuelMoisture
+
+    side, size = land.shape[0], cfg.size
+    y0, x0 = (int(v) for v in rng.integers(0, side - size + 1, 2))
+    window = (y0, y0 + size, x0, x0 + size)
+    burnable = ~land.crop(*window).nonburnable
+    if burnable.mean() < 0.5:
+        return None
+    dead = rng.uniform(0.03, 0.10)
+    moisture = FuelMoisture(dead_1hr=round(dead, 3), dead_10hr=round(dead + rng.uniform(0.01, 0.02), 3),
+                            dead_100hr=round(dead + rng.uniform(0.02, 0.04), 3),
+                            live_herbaceous=round(rng.uniform(0.4, 1.2), 3),
+                            live_woody=round(rng.uniform(0.7, 1.4), 3))
+    n = int(rng.integers(cfg.min_steps, cfg.steps + 1))
+    wind_speed, wind_from = draw_weather(rng, n)
+    return Scenario(window, moisture, wind_speed, wind_from, draw_ignitions(rng, burnable, wind_from[0]))
+
+
+def simulate_sequence(land: Landscape, scenario: Scenario, cfg: GenerateConfig, seq_id: int
+                      ) -> tuple[SequenceRecord | None, str]:
+    """Run one fire and apply the keep/drop rule (module docstring). Returns (record, outcome)."""
+    from emberformer.data.simulate import simulate_burned_area
+
+    # Frame k is observed at time (k + 1) * step: the first step is a spin-up from the ignition
+    # point(s) under the first row's wind, so that frame 0 already shows a small fire.
+    sim_speed = np.concatenate([scenario.wind_speed[:1], scenario.wind_speed[:-1]])
+    sim_from = np.concatenate([scenario.wind_from[:1], scenario.wind_from[:-1]])
+    burned = simulate_burned_area(land.crop(*scenario.window), scenario.moisture, sim_speed, sim_from,
+                                  scenario.ignitions, cfg.step_minutes)
+    border = (burned[:, [0, -1], :].any(axis=(1, 2)) | burned[:, :, [0, -1]].any(axis=(1, 2)))
+    n = int(np.argmax(border)) + 1 if border.any() else len(burned)
+    if n < cfg.min_steps:
+        return None, "reached the border too early"
+    if burned[n - 1].sum() - burned[0].sum() < MIN_GROWTH_FRACTION * cfg.size**2:
+        return None, "barely grew"
+    m = scenario.moisture
+    weather = {
+        "WS": scenario.wind_speed[:n], "WD": scenario.wind_from[:n],
+        # Fuel moistures in percent, constant over a fire.
+        **{key: np.full(n, round(100 * value, 1)) for key, value in
+           (("FM1", m.dead_1hr), ("FM10", m.dead_10hr), ("FM100", m.dead_100hr),
+            ("FMLH", m.live_herbaceous), ("FMLW", m.live_woody))},
+    }
+    return SequenceRecord(seq_id=seq_id, window=scenario.window, fire_frames=burned[:n],
+                          isochrones=burned[:n], weather=weather), "kept"
+
+
+def _prepare_out(cfg: GenerateConfig) -> Path:
+    out = Path(cfg.out).expanduser()
+    existing = [out / d for d in (LANDSCAPE_DIR, FRAMES_DIR, ISOCHRONES_DIR) if (out / d).exists()]
+    if existing and not cfg.overwrite:
+        raise ConfigError(f"out={cfg.out} already holds a dataset: pass overwrite=true or choose another folder")
+    for folder in existing:
+        shutil.rmtree(folder)
+    return out
+
+
+def generate(cfg: GenerateConfig, progress: bool = True) -> Path:
+    """Simulate cfg.n_sequences fires and write them (plus a README.md) under cfg.out."""
+    from tqdm import tqdm
+
+    cfg.validate()
+    out = _prepare_out(cfg)
+    rng = np.random.default_rng(cfg.seed)
+    land = make_landscape(rng, cfg.landscape_side)
+    records: list[SequenceRecord] = []
+    outcomes: Counter[str] = Counter()
+    with tqdm(total=cfg.n_sequences, desc="simulating fires", unit="fire", disable=not progress) as bar:
+        while len(records) < cfg.n_sequences:
+            if outcomes.total() >= MAX_ATTEMPTS_PER_SEQUENCE * cfg.n_sequences:
+                raise ConfigError(
+                    f"kept only {len(records)} of n_sequences={cfg.n_sequences} fires after {outcomes.total()} "
+                    f"tries ({dict(outcomes)}): use a larger size or a smaller min_steps")
+            scenario = draw_scenario(rng, land, cfg)
+            if scenario is None:
+                outcomes["window mostly non-burnable"] += 1
+                continue
+            record, outcome = simulate_sequence(land, scenario, cfg, len(records) + 1)
+            outcomes[outcome] += 1
+            if record is not None:
+                records.append(record)
+                bar.update()
+            bar.set_postfix(dropped=outcomes.total() - len(records))
+    write_organized_spreads(out, static_bands(land), BAND_NAMES, records)
+    (out / "README.md").write_text(describe(cfg, records, outcomes))
+    return out
+
+
+def describe(cfg: GenerateConfig, records: list[SequenceRecord], outcomes: Counter) -> str:
+    lengths = np.array([len(r.fire_frames) for r in records])
+    final = np.array([r.fire_frames[-1].sum() for r in records])
+    bands = "\n".join(f"{i}. `{name}`: {BAND_DOCS[name]}" for i, name in enumerate(BAND_NAMES, start=1))
+    tries = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()))
+    return f"""# Simulated fire-spread dataset
+
+Generated by `emberformer.data.generate` (do not edit by hand; regenerate instead):
+
+```
+{cfg.command()}
+```
+
+- Simulator: pyretechnics {version("pyretechnics")}, Rothermel surface fire, level-set spread
+  (`spread_fire_with_phi_field`), no canopy, no spotting; numpy {np.__version__}.
+- Landscape: one procedural {cfg.landscape_side} x {cfg.landscape_side} grid of 30 m cells
+  (`landscape/Input_Geotiff.tif`, north-up); seed {cfg.seed}.
+- Sequences: {len(records)}, each a {cfg.size} x {cfg.size} crop window (`landscape/indices.json`,
+  windows overlap); {int(lengths.sum())} frames, {lengths.min()}-{lengths.max()} per sequence
+  (mean {lengths.mean():.1f}); final burned area {int(final.min())}-{int(final.max())} cells
+  (median {int(np.median(final))}).
+- Time step: {cfg.step_minutes:g} min. Frame t is the burned area (cumulative) {cfg.step_minutes:g} x (t + 1) min
+  after ignition; the isochrone at t holds the same mask. Weather row t (`WS` km/h at 10 m, `WD` degrees
+  the wind comes FROM) is the wind that drives the fire from frame t to t + 1; `FM1`, `FM10`, `FM100`,
+  `FMLH`, `FMLW` are the fire's dead 1/10/100-h and live herbaceous/woody fuel moistures (%).
+- Simulated fires: {tries}. A fire is cut at the first frame that reaches the window border, dropped if
+  fewer than {cfg.min_steps} frames remain or if it grew by less than {MIN_GROWTH_FRACTION:.1%} of the window.
+
+Static bands (GeoTIFF band descriptions; nodata is not used):
+
+{bands}
+"""
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        return
+    cfg = parse_args(argv)
+    start = time.perf_counter()
+    out = generate(cfg)
+    print(f"wrote {cfg.n_sequences} sequences to {out.resolve()} in {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

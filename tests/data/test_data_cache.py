@@ -1,0 +1,84 @@
+"""The decoded cache: equal to the PNGs, reused, rebuilt on any source change, never in the data folder."""
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from emberformer.data import FireSpreadData
+from emberformer.data.layout import encode_mask, read_weather
+from emberformer.errors import DataError
+
+
+def setup(root, **kw):
+    return FireSpreadData(str(root), val_fraction=0, test_fraction=0, **kw).setup()
+
+
+def test_cache_equals_png_decode(make_spreads, decode_png):
+    root = make_spreads(lengths=(2, 9, 25), sizes=((37, 53), (8, 9), (16, 17)), distinct_isochrones=True)
+    data = setup(root)
+    cache = data.cache
+    for pos, seq in enumerate(data.index.sequences):
+        assert cache.sequences[pos].seq_id == seq.seq_id
+        frames = np.stack([decode_png(p) for p in seq.frames])
+        np.testing.assert_array_equal(cache.fire(pos, 0, seq.length), frames)
+        np.testing.assert_array_equal(cache.isochrones(pos, 0, seq.length),
+                                      np.stack([decode_png(p) for p in seq.isochrones]))
+        stop = min(5, seq.length)  # a slice starting mid-sequence lands on the right bytes
+        np.testing.assert_array_equal(cache.fire(pos, 1, stop), frames[1:stop])
+        np.testing.assert_array_equal(cache.weather(pos), read_weather(seq.weather, seq.length))
+
+
+def test_cache_is_reused_then_rebuilt_when_a_png_changes(make_spreads, isolated_cache):
+    root = make_spreads(lengths=(3, 4), sizes=((11, 13),))
+    first = setup(root).cache
+    assert first.built_s is not None and first.path.parent == isolated_cache
+
+    again = setup(root).cache
+    assert again.path == first.path and again.built_s is None
+
+    png = root / "fire_frames" / "sequence_002" / "fire_frame_001.png"
+    stat = png.stat()
+    os.utime(png, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # touch: same bytes, new mtime
+    touched = setup(root).cache
+    assert touched.path != first.path and touched.built_s is not None
+
+    changed = np.zeros((11, 13), bool)
+    changed[2:5, 3:9] = True
+    encode_mask(changed).save(png)
+    data = setup(root)
+    assert data.cache.path not in (first.path, touched.path)
+    np.testing.assert_array_equal(data.sequence(2)["fire_frames"][1], changed)
+
+
+def test_cache_dir_option_and_nothing_written_to_the_data_folder(make_spreads, tmp_path):
+    root = make_spreads(lengths=(3, 4))
+    before = sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*"))
+    data = setup(root, cache_dir=str(tmp_path / "elsewhere"))
+    assert data.cache.path.parent == tmp_path / "elsewhere"
+    assert data.split_path.parent == data.cache.path
+    assert sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*")) == before
+
+
+def test_unusable_cache_dir_is_a_data_error(make_spreads, tmp_path):
+    root = make_spreads(lengths=(3,))
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(DataError, match=r"a_file.*can't create the cache.*data.cache_dir"):
+        setup(root, cache_dir=str(blocker / "cache"))
+
+
+def test_bit_packing_keeps_the_cache_small(make_spreads):
+    root = make_spreads(lengths=(25,), sizes=((37, 53),))
+    cache = setup(root).cache
+    assert (cache.path / "fire.npy").stat().st_size < 25 * 37 * 53 / 7  # 1 bit per pixel + header
+
+
+def test_cache_pickles_without_its_memmaps(make_spreads):
+    root = make_spreads(lengths=(5,), sizes=((9, 10),))
+    cache = setup(root).cache
+    frames = cache.fire(0, 0, 5)
+    clone = pickle.loads(pickle.dumps(cache))
+    assert clone._arrays is None  # a worker opens its own
+    np.testing.assert_array_equal(clone.fire(0, 0, 5), frames)
