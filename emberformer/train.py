@@ -104,10 +104,10 @@ def banner(lines: list[str]) -> str:
     return "\n".join([rule, *lines, rule])
 
 
-def write_result(run_dir: Path, **fields) -> None:
+def write_result(folder: Path, **fields) -> None:
     """The machine-readable outcome of a run (sweeps rank jobs by it)."""
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in fields.items()}
-    (run_dir / "result.json").write_text(json.dumps(clean, indent=2) + "\n")
+    (folder / "result.json").write_text(json.dumps(clean, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,18 +377,20 @@ def train(cfg: DictConfig) -> float:
 @hydra.main(version_base="1.3", config_path=str(config_lib.CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> float:
     started = time.time()
+    run_dir, is_multirun = run_dir_and_mode()
     try:
         return train(cfg)
-    except EmberFormerError as err:
-        if show_tracebacks():
-            raise
-        print(f"error: {err}", file=sys.stderr, flush=True)
-        run_dir, is_multirun = run_dir_and_mode()
-        if is_multirun:
-            # One bad job must not end the sweep: record it and let the launcher go on.
-            write_result(run_dir, status="failed", error=str(err), seconds=round(time.time() - started, 1))
+    except Exception as err:
+        if is_multirun and not show_tracebacks():
+            # One bad job (bad value, NaN, out of memory) must not end the sweep: record it, go on.
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            write_result(run_dir, status="failed", error=f"{type(err).__name__}: {err}",
+                         seconds=round(time.time() - started, 1))
             return float("nan")
-        sys.exit(err.exit_code)
+        if isinstance(err, EmberFormerError) and not show_tracebacks():
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            sys.exit(err.exit_code)
+        raise
 
 
 if __name__ == "__main__":

@@ -18,8 +18,10 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-# Step-level keys are plotted against the optimizer step, epoch-level ones against the epoch.
-EPOCH_KEY_PATTERNS = ("*_epoch", "early_stop/*", "train/lr_*", "train/T_avg_epoch", "val/preview")
+# Epoch-level keys are plotted against the epoch, the rest against the optimizer step.
+# (W&B accepts only trailing globs here, hence the explicit train/ names.)
+EPOCH_KEY_PATTERNS = ("val/*", "early_stop/*", "train/lr_*", "train/T_avg_epoch",
+                      *(f"train/{m}_epoch" for m in ("loss", "prec", "rec", "f1", "iou", "acc")))
 
 
 def _note(message: str) -> None:
@@ -87,7 +89,7 @@ class WandbLogger:
             _note(f"online init failed ({type(err).__name__}); continuing offline — sync later with `wandb sync`")
             self.run = wandb.init(mode="offline", **kwargs)
         for pattern in EPOCH_KEY_PATTERNS:
-            self.run.define_metric(pattern, step_metric="epoch")
+            self._guard(self.run.define_metric, pattern, step_metric="epoch")
 
     def _effective_mode(self) -> str:
         if self.mode != "online":
