@@ -20,8 +20,9 @@ METRIC_NAMES = ("prec", "rec", "f1", "iou", "acc")
 _IGNORE = -1
 
 
-def fire_metrics(pred_thresh: float = 0.5) -> MetricCollection:
-    kwargs = dict(threshold=pred_thresh, ignore_index=_IGNORE)
+def fire_metrics(pred_thresh: float = 0.5, sync_on_compute: bool = True) -> MetricCollection:
+    """`sync_on_compute=False` for metrics that only one rank computes (a sync there would deadlock)."""
+    kwargs = dict(threshold=pred_thresh, ignore_index=_IGNORE, sync_on_compute=sync_on_compute)
     return MetricCollection({
         "prec": BinaryPrecision(**kwargs),
         "rec": BinaryRecall(**kwargs),

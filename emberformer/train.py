@@ -129,7 +129,7 @@ class EpochRunner:
         trainable = training and self.optimizer is not None
         self.model.train(trainable)
         metrics = fire_metrics(cfg.metrics.pred_thresh).to(self.hardware.device)
-        running = fire_metrics(cfg.metrics.pred_thresh).to(self.hardware.device)
+        running = fire_metrics(cfg.metrics.pred_thresh, sync_on_compute=False).to(self.hardware.device)
         limit = cfg.train.limit_train_batches if training else cfg.train.limit_val_batches
         total = len(loader) if limit is None else min(len(loader), int(limit))
         sums = torch.zeros(3, dtype=torch.float64)  # loss * n, n, T-sum
@@ -358,11 +358,13 @@ def train(cfg: DictConfig) -> float:
         logger.finish(exit_code=1)
         raise
 
+    checksums = dist_env.weight_checksums(model)
     if dist_env.is_main:
         summary = dict(status=status, monitor=stopper.monitor, best_value=stopper.best_value,
                        best_epoch=stopper.best_epoch, stop_epoch=epoch, final_val=last_val,
                        skipped_steps=runner.skipped_steps, run_dir=str(run_dir),
-                       best_checkpoint=str(ckpt_dir / "best.pt"))
+                       best_checkpoint=str(ckpt_dir / "best.pt"), world_size=dist_env.world_size,
+                       rank_weight_checksums=checksums)
         write_result(run_dir, **summary)
         logger.summary({f"best/{stopper.monitor}": stopper.best_value, "best/epoch": stopper.best_epoch})
         logger.finish()
@@ -375,7 +377,7 @@ def train(cfg: DictConfig) -> float:
 
 
 @hydra.main(version_base="1.3", config_path=str(config_lib.CONFIG_DIR), config_name="train")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | None:
     started = time.time()
     run_dir, is_multirun = run_dir_and_mode()
     try:
@@ -386,7 +388,9 @@ def main(cfg: DictConfig) -> float:
             print(f"error: {err}", file=sys.stderr, flush=True)
             write_result(run_dir, status="failed", error=f"{type(err).__name__}: {err}",
                          seconds=round(time.time() - started, 1))
-            return float("nan")
+            # None, not NaN: the Optuna sweeper marks a trial with a non-numeric return as failed and
+            # goes on, whereas a NaN makes it crash (optuna rejects NaN, then the plugin's fallback raises).
+            return None
         if isinstance(err, EmberFormerError) and not show_tracebacks():
             print(f"error: {err}", file=sys.stderr, flush=True)
             sys.exit(err.exit_code)
@@ -394,4 +398,9 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m emberformer.train` runs this file as __main__, whose functions cloudpickle copies by
+    # value (and fails on torch.backends.cudnn) when joblib/submitit ship the task to a worker: call
+    # main from the module imported under its own name so they are pickled by reference.
+    from emberformer.train import main as importable_main
+
+    importable_main()

@@ -24,13 +24,13 @@ def train_cmd(*overrides):
 
 def run_train(run_dir: Path, *overrides, check=True):
     proc = subprocess.run(train_cmd(f"hydra.run.dir={run_dir}", *overrides), capture_output=True, text=True,
-                          env=test_env(), timeout=600)
+                          env=child_env(), timeout=600)
     if check:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 
 
-def test_env():
+def child_env():
     return {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
 
 
@@ -100,7 +100,7 @@ def test_wandb_offline_run_holds_the_guide_keys(finished_run):
 def test_interrupted_run_resumes_at_the_next_epoch_in_the_same_wandb_run(tmp_path):
     first = tmp_path / "first"
     proc = subprocess.Popen(train_cmd(f"hydra.run.dir={first}", "train.epochs=3", "train.limit_train_batches=4"),
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=test_env())
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=child_env())
     for line in proc.stdout:
         if line.startswith("[Epoch  1/3]"):
             proc.send_signal(signal.SIGINT)
@@ -134,7 +134,7 @@ def test_resume_with_incompatible_model_fails_before_training(finished_run, tmp_
 
 def test_invalid_value_fails_before_data_loads_with_one_line(tmp_path):
     proc = subprocess.run(train_cmd(f"hydra.run.dir={tmp_path}", "early_stopping.patience=-3", "data.root=/nonexistent"),
-                          capture_output=True, text=True, env=test_env(), timeout=120)
+                          capture_output=True, text=True, env=child_env(), timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("error: early_stopping.patience=-3 must be a whole number >= 0 "
                                    "(e.g. early_stopping.patience=10)")

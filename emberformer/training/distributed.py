@@ -50,6 +50,15 @@ class DistEnv:
             dist.all_reduce(values, op=dist.ReduceOp.SUM)
         return values
 
+    def weight_checksums(self, model: torch.nn.Module) -> list[float]:
+        """Each rank's parameter checksum: DDP keeps replicas identical, and the run records the proof."""
+        local = float(sum(p.detach().double().sum().item() for p in model.parameters()))
+        if not self.enabled:
+            return [local]
+        gathered: list = [None] * self.world_size
+        dist.all_gather_object(gathered, local)
+        return gathered
+
     def close(self) -> None:
         if self.enabled and dist.is_initialized():
             dist.destroy_process_group()
