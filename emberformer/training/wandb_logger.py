@@ -28,7 +28,7 @@ def _note(message: str) -> None:
     print(f"[wandb] {message}", file=sys.stderr, flush=True)
 
 
-def _has_credentials(base_url: str) -> bool:
+def has_credentials(base_url: str) -> bool:
     if os.environ.get("WANDB_API_KEY"):
         return True
     try:
@@ -37,7 +37,7 @@ def _has_credentials(base_url: str) -> bool:
         return False
 
 
-def _reachable(base_url: str, timeout_s: float = 3.0) -> bool:
+def reachable(base_url: str, timeout_s: float = 3.0) -> bool:
     parts = urlsplit(base_url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
@@ -95,10 +95,10 @@ class WandbLogger:
         if self.mode != "online":
             return self.mode
         base_url = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
-        if not _has_credentials(base_url):
+        if not has_credentials(base_url):
             _note("no W&B credentials (run `wandb login` or set WANDB_API_KEY); logging offline")
             return "offline"
-        if not _reachable(base_url):
+        if not reachable(base_url):
             _note(f"{urlsplit(base_url).hostname} is unreachable; logging offline — sync later with `wandb sync`")
             return "offline"
         return "online"

@@ -1,0 +1,125 @@
+"""Forecast rollouts: alignment with the truth, feedback modes, files, and the command's errors."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_evaluate import run_module, tiny_run
+
+from emberformer.models import Persistence
+from emberformer.predict import forecast_image, hillshade, rollout, step_scores
+
+
+def growing_fire(n: int = 8, size: int = 24) -> dict:
+    """A disc that grows by one pixel of radius per frame, as FireSpreadData.sequence returns it."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    radius = np.hypot(yy - size / 2, xx - size / 2)
+    fire = np.stack([(radius < 2 + t) for t in range(n)]).astype(np.uint8)
+    rng = np.random.default_rng(0)
+    return {"fire_frames": fire, "isochrones": fire.copy(), "static": rng.random((3, size, size), dtype=np.float32),
+            "wind": rng.normal(size=(n, 3)).astype(np.float32), "window": (0, size, 0, size)}
+
+
+def test_persistence_rollout_holds_the_start_and_aligns_truth_with_steps():
+    seq = growing_fire()
+    result = rollout(Persistence(), seq, k=3, steps=4, max_history=2, pred_thresh=0.5)
+    assert result.frames == [3, 4, 5, 6]
+    assert np.array_equal(result.truth, seq["isochrones"][3:7])
+    assert np.array_equal(result.observed, seq["fire_frames"][2])
+    # Persistence feeds its own output back: every step repeats the last observed frame.
+    assert all(np.array_equal(frame, seq["fire_frames"][2]) for frame in result.forecast)
+
+    scores = step_scores(result, 0.5)
+    assert [s["step"] for s in scores] == [1, 2, 3, 4]
+    for s in scores:
+        assert s["f1"] == pytest.approx(s["persistence_f1"])
+        assert s["prec"] == 1.0 and s["growth_f1"] == 0.0  # it never predicts new fire
+    assert scores[0]["f1"] > scores[-1]["f1"]  # the truth runs away from the held frame
+
+
+def test_probability_feedback_keeps_probabilities_and_monotonic_joins_the_previous_frame():
+    seq = growing_fire()
+    burning = seq["fire_frames"][1] > 0
+    soft = rollout(Persistence(), seq, k=2, steps=2, max_history=4, pred_thresh=0.5, mode="prob", monotonic=False)
+    low, high = np.unique(soft.forecast)
+    assert 0 < low < 1e-3 and 1 - 1e-3 < high < 1  # sigmoid(-10), sigmoid(10): fed back as they are
+    joined = rollout(Persistence(), seq, k=2, steps=2, max_history=4, pred_thresh=0.5, mode="prob")
+    assert (joined.forecast[0][burning] == 1).all()  # burned area never shrinks below the observed frame
+    assert np.array_equal(joined.forecast[0][~burning], soft.forecast[0][~burning])
+    hard = rollout(Persistence(), seq, k=2, steps=2, max_history=4, pred_thresh=0.5, mode="threshold")
+    assert set(np.unique(hard.forecast)) == {0.0, 1.0}
+
+
+def test_forecast_image_paints_hits_misses_and_false_alarms():
+    observed = np.zeros((10, 10), np.float32)
+    observed[4:6, 4:6] = 1
+    truth, forecast = observed.copy(), observed.copy()
+    truth[3, 4] = forecast[3, 4] = 1      # hit
+    truth[6, 4] = 1                       # missed
+    forecast[4, 3] = 1                    # false alarm
+    image = forecast_image(hillshade(np.zeros((10, 10))), observed, forecast, truth, "caption", 0.5)
+    assert image.dtype == np.uint8 and image.shape[2] == 3
+    assert image.shape[1] >= 384  # small crops are scaled up to be seen
+    scale = 39  # ceil(384 / 10)
+    top = 22    # the caption bar
+
+    def pixel(y, x):
+        return tuple(image[top + y * scale + scale // 2, x * scale + scale // 2])
+
+    from emberformer.predict import HIT
+    from emberformer.viz import BURNED, NEW_FIRE, PREDICTED
+
+    expected = {(4, 4): BURNED, (3, 4): HIT, (6, 4): NEW_FIRE, (4, 3): PREDICTED}
+    for (y, x), color in expected.items():
+        assert pixel(y, x) == tuple(int(255 * c) for c in color), (y, x)
+
+
+# --------------------------------------------------------------------------------------------
+# The command on a real checkpoint
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return tiny_run(tmp_path_factory)
+
+
+@pytest.mark.slow
+def test_predict_command_writes_frames_gif_and_per_step_scores(run_dir, tmp_path):
+    out = tmp_path / "forecast"
+    proc = run_module("emberformer.predict", f"ckpt={run_dir / 'checkpoints' / 'best.pt'}", "sequence=1",
+                      "steps=3", "k=2", f"out_dir={out}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in out.glob("frame_*.png")) == ["frame_001.png", "frame_002.png", "frame_003.png"]
+    with Image.open(out / "forecast.gif") as gif:
+        assert gif.n_frames == 3
+    report = json.loads((out / "forecast.json").read_text())
+    assert (report["sequence"], report["k"], report["steps"], report["mode"]) == (1, 2, 3, "threshold")
+    assert [s["frame"] for s in report["scores"]] == [2, 3, 4]
+    assert all(0 <= s["f1"] <= 1 for s in report["scores"])
+    table = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + 3  # header + one row per step
+
+
+@pytest.mark.slow
+def test_probability_mode_and_default_folder(run_dir):
+    from emberformer.predict import predict
+
+    report, out = predict(run_dir / "checkpoints" / "best.pt", 1, steps=2, k=1, mode="prob", device="cpu")
+    assert out == run_dir / "forecast_seq001_k1_prob"
+    assert report["mode"] == "prob" and len(report["scores"]) == 2
+    assert len(list(out.glob("frame_*.png"))) == 2
+
+
+@pytest.mark.slow
+def test_bad_input_is_one_line_and_exit_2(run_dir):
+    from emberformer.errors import DataError
+    from emberformer.predict import predict
+
+    ckpt = run_dir / "checkpoints" / "best.pt"
+    proc = run_module("emberformer.predict", f"ckpt={ckpt}", "sequence=1", "k=0")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: k=0 must be a whole number >= 1"
+    with pytest.raises(DataError, match="no sequence 999"):
+        predict(ckpt, 999, device="cpu")
+    with pytest.raises(DataError, match=r"steps have a simulated truth; use steps<=\d+"):
+        predict(ckpt, 1, steps=500, device="cpu")
