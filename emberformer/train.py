@@ -143,11 +143,13 @@ class EpochRunner:
                 logits = forward(self.model, batch)
                 loss, parts = self.loss_fn(logits.float(), batch["target"], batch["pixel_mask"])
             if not torch.isfinite(loss):
+                # A NaN in validation means the weights themselves are broken: skipping can't help there.
                 if not training or cfg.train.nan_policy == "stop":
+                    skipped = f", after skipping {self.skipped_steps} train steps" if self.skipped_steps else ""
                     raise NonFiniteLoss(
                         f"loss became {loss.item()} at epoch {epoch}, step {self.global_step} "
-                        f"({'train' if training else 'val'} batch {i}); best.pt is intact — lower optimizer.lr_temporal, "
-                        f"keep train.grad_clip on, or set train.nan_policy=skip")
+                        f"({'train' if training else 'val'} batch {i}{skipped}); best.pt is intact — lower "
+                        f"optimizer.lr_temporal, keep train.grad_clip on, or set train.nan_policy=skip")
                 self.skipped_steps += 1
                 continue
             if trainable:

@@ -61,7 +61,7 @@ def test_every_model_option_builds(option):
     overrides = [f"model={option}"]
     if option == "emberformer":  # the guide-sized model is covered in tests/models; keep this one small
         overrides += ["model.d_model=16", "model.nhead=2", "model.num_layers=1"]
-    model = config_lib.build(make_cfg(*overrides).model, in_static_channels=7, wind_features=3)
+    model = config_lib.build(make_cfg(*overrides).model, in_static_channels=7, wind_features=3).eval()
     fire = torch.zeros(1, 2, 32, 32)
     out = model(fire, torch.zeros(1, 7, 32, 32), torch.zeros(1, 2, 3), torch.ones(1, 2, dtype=torch.bool))
     assert out.shape == (1, 1, 32, 32)

@@ -112,22 +112,26 @@ class WandbLogger:
     def log(self, metrics: dict, step: int) -> None:
         record = {k: _jsonable(v) for k, v in metrics.items()}
         if self.run_dir is not None:
-            with open(self.run_dir / "metrics.jsonl", "a") as fh:
-                fh.write(json.dumps({"step": step, **record}) + "\n")
+            self._guard(self._append_jsonl, {"step": step, **record})
         if self.run is not None:
             self._guard(self.run.log, record, step=step)
+
+    def _append_jsonl(self, record: dict) -> None:
+        with open(self.run_dir / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
 
     def log_images(self, key: str, images: list[np.ndarray], captions: list[str], step: int, epoch: int) -> None:
         """Save previews as PNGs (offline report) and log them as one W&B image list."""
         from PIL import Image
 
-        paths = []
-        if self.run_dir is not None:
+        def save_pngs():
             folder = self.run_dir / "previews"
             folder.mkdir(exist_ok=True)
             for i, image in enumerate(images):
-                paths.append(folder / f"epoch_{epoch:03d}_{i}.png")
-                Image.fromarray(image).save(paths[-1])
+                Image.fromarray(image).save(folder / f"epoch_{epoch:03d}_{i}.png")
+
+        if self.run_dir is not None:
+            self._guard(save_pngs)
         if self.run is not None:
             import wandb
 
@@ -166,7 +170,7 @@ class WandbLogger:
         return lines
 
     def _guard(self, fn, *args, **kwargs):
-        """An exception inside logging is reported once and never reaches the training loop."""
+        """An exception inside logging (W&B, a full disk) is reported once and never reaches the training loop."""
         try:
             return fn(*args, **kwargs)
         except Exception as err:  # noqa: BLE001

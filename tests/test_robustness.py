@@ -1,0 +1,137 @@
+"""Bad input, interruptions, numerical faults, W&B trouble and reproducibility — on real runs."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from emberformer.training.wandb_logger import WandbLogger
+
+TINY = ["debug=fast", "hardware=cpu", "train.limit_val_batches=1", "metrics.num_previews=1"]
+
+
+def child_env(**extra):
+    return {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **extra}
+
+
+def train(run_dir: Path, *overrides, env=None, timeout=600):
+    return subprocess.run([sys.executable, "-m", "emberformer.train", *TINY, f"hydra.run.dir={run_dir}", *overrides],
+                          capture_output=True, text=True, env=env or child_env(), timeout=timeout)
+
+
+def assert_one_line_error(proc, *needles):
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ")
+    for needle in needles:
+        assert needle in last
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_data_root_is_one_line(tmp_path):
+    proc = train(tmp_path / "run", "data=organized_spreads", f"data.root={tmp_path}/nowhere")
+    assert_one_line_error(proc, f"{tmp_path}/nowhere")
+
+
+def test_full_traceback_on_request(tmp_path):
+    proc = train(tmp_path / "run", "data=organized_spreads", f"data.root={tmp_path}/nowhere",
+                 env=child_env(HYDRA_FULL_ERROR="1"))
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_with_the_step_or_is_skipped(tmp_path):
+    # An absurd learning rate overflows the weights after the first update.
+    blowup = ["optimizer.lr_temporal=1e30", "optimizer.lr_spatial=1e30", "optimizer.warmup_epochs=0",
+              "train.grad_clip=null"]
+    stopped = train(tmp_path / "stop", *blowup)
+    assert_one_line_error(stopped, "loss became nan at epoch 1, step 1 (train batch 1)", "train.nan_policy=skip")
+    assert not (tmp_path / "stop" / "checkpoints").exists()  # nothing half-trained was saved as best
+    # Skipping drops the bad training steps; the broken weights then show in validation, which stops.
+    skipped = train(tmp_path / "skip", *blowup, "train.nan_policy=skip")
+    assert_one_line_error(skipped, "(val batch 0, after skipping 1 train steps)")
+
+
+@pytest.mark.slow
+def test_a_failing_logger_never_stops_training(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "metrics.jsonl").mkdir(parents=True)  # every append to it fails
+    proc = train(run_dir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "logging failed" in proc.stderr and "training continues" in proc.stderr
+    assert (run_dir / "checkpoints" / "last.pt").is_file()
+
+
+def test_online_without_credentials_falls_back_to_offline(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "online")
+    logger = WandbLogger(project="t", mode="online")
+    logger.start(tmp_path / "run", {"a": 1})
+    try:
+        assert logger.run.settings.mode == "offline"
+        assert "no W&B credentials" in capsys.readouterr().err
+    finally:
+        logger.finish()
+
+
+def test_online_without_network_falls_back_to_offline(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # the discard port: nothing listens
+    monkeypatch.setenv("WANDB_MODE", "online")
+    logger = WandbLogger(project="t", mode="online")
+    logger.start(tmp_path / "run", {"a": 1})
+    try:
+        assert logger.run.settings.mode == "offline"
+        assert "unreachable" in capsys.readouterr().err
+    finally:
+        logger.finish()
+
+
+@pytest.mark.slow
+def test_deterministic_runs_repeat_to_the_last_digit(tmp_path):
+    results = []
+    for name in ("a", "b"):
+        proc = train(tmp_path / name, "deterministic=true", "seed=7", "logger.mode=disabled")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        results.append(json.loads((tmp_path / name / "result.json").read_text()))
+    assert results[0]["final_val"] == results[1]["final_val"]
+    assert results[0]["best_value"] == results[1]["best_value"]
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_never_corrupts_checkpoints_and_resume_finishes(tmp_path):
+    rng = random.Random(3)
+    epochs = ["train.epochs=3", "train.limit_train_batches=3", "logger.mode=disabled"]
+    resume_from, attempt = None, 0
+    while True:
+        attempt += 1
+        run_dir = tmp_path / f"attempt{attempt}"
+        args = [*epochs, *([f"train.resume={resume_from}"] if resume_from else [])]
+        cmd = [sys.executable, "-m", "emberformer.train", *TINY, f"hydra.run.dir={run_dir}", *args]
+        if attempt > 2:  # two kills, then let it finish
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=600)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            break
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env())
+        deadline = time.monotonic() + 300
+        while not (run_dir / "checkpoints" / "last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(rng.uniform(0.0, 3.0))  # land anywhere: mid-batch, mid-validation, mid-save
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for path in (run_dir / "checkpoints").glob("*"):
+            assert not path.name.startswith("."), f"left a temp file {path.name}"
+            torch.load(path, weights_only=False)  # every checkpoint on disk loads
+        if (run_dir / "checkpoints" / "last.pt").exists():
+            resume_from = run_dir / "checkpoints" / "last.pt"
+    final = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)
+    assert final["epoch"] == 3
+    assert json.loads((run_dir / "result.json").read_text())["stop_epoch"] == 3
