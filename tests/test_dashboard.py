@@ -1,7 +1,7 @@
 """The W&B workspace of the training guide's recommended dashboard, built and checked offline."""
 
 import pytest
-from test_evaluate import run_module
+from cli import run_module
 
 from emberformer.dashboard import PANELS, build_workspace, describe_panels
 

@@ -1,11 +1,10 @@
 """Evaluation metrics against hand-computed values, and `python -m emberformer.evaluate` on a real checkpoint.
 
-`tiny_run` (also imported by test_predict and test_report) trains one real debug=fast run per
-test session with an even smaller model, and reuses its folder.
+`tiny_run` (tests/conftest.py) trains one real debug=fast run per test session with an even
+smaller model; the evaluate, predict and report tests share its folder.
 """
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,29 +24,7 @@ from emberformer.eval_metrics import (
 )
 from emberformer.metrics import metric_inputs
 
-TINY_TRAIN = ["debug=fast", "hardware=cpu", "logger.mode=offline", "train.limit_train_batches=1",
-              "train.limit_val_batches=null",  # the whole val split, so evaluate can reproduce val_metrics
-              "model.d_model=16", "model.nhead=2", "model.dim_feedforward=32",
-              "+model.spatial.segformer_config={hidden_sizes:[8,16,24,32],num_attention_heads:[1,1,1,1],"
-              "decoder_hidden_size:16}"]
-
-
-def cli_env() -> dict:
-    return {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-
-
-def run_module(module: str, *args, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=cli_env(),
-                          timeout=timeout)
-
-
-def tiny_run(tmp_path_factory) -> Path:
-    """A finished two-epoch training run of a ~0.2M-parameter EmberFormer (trained once per session)."""
-    run_dir = tmp_path_factory.getbasetemp() / "tiny_training_run"
-    if not (run_dir / "result.json").is_file():
-        proc = run_module("emberformer.train", *TINY_TRAIN, f"hydra.run.dir={run_dir}", timeout=600)
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return run_dir
+from cli import run_module
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,8 +134,8 @@ def test_nothing_counted_gives_none_not_nan():
 # The command on a real checkpoint
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return tiny_run(tmp_path_factory)
+def run_dir(tiny_run):
+    return tiny_run
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from test_evaluate import run_module, tiny_run
+from cli import run_module
 
 from emberformer.models import Persistence
 from emberformer.predict import forecast_image, hillshade, rollout, step_scores
@@ -79,8 +79,8 @@ def test_forecast_image_paints_hits_misses_and_false_alarms():
 # The command on a real checkpoint
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return tiny_run(tmp_path_factory)
+def run_dir(tiny_run):
+    return tiny_run
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_evaluate import run_module, tiny_run
+from cli import run_module
 
 from emberformer.dashboard import PANELS
 from emberformer.report import build_report, load_history, main, panel_series, smooth
@@ -106,8 +106,8 @@ def test_a_folder_without_metrics_is_a_one_line_error(tmp_path, capsys):
 # A real training run
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return tiny_run(tmp_path_factory)
+def run_dir(tiny_run):
+    return tiny_run
 
 
 @pytest.mark.slow

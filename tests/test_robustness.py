@@ -1,7 +1,6 @@
 """Bad input, interruptions, numerical faults, W&B trouble and reproducibility — on real runs."""
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -11,14 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli import child_env
 
 from emberformer.training.wandb_logger import WandbLogger
 
 TINY = ["debug=fast", "hardware=cpu", "train.limit_val_batches=1", "metrics.num_previews=1"]
-
-
-def child_env(**extra):
-    return {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **extra}
 
 
 def train(run_dir: Path, *overrides, env=None, timeout=600):

@@ -23,10 +23,9 @@ from PIL import Image
 
 from emberformer.sweep import heatmap_knobs, load_sweep, main, summarize
 
-# One batch per epoch of a ~0.3M-parameter EmberFormer: a job trains in a few seconds.
+# One batch per epoch of debug=fast's ~0.3M-parameter EmberFormer: a job trains in a few seconds.
 TINY = ["debug=fast", "hardware=cpu", "hardware.num_threads=1", "logger.mode=disabled", "metrics.num_previews=0",
-        "train.limit_train_batches=1", "train.limit_val_batches=1",
-        "+model.spatial.segformer_config={hidden_sizes:[16,16,32,32],decoder_hidden_size:32}"]
+        "train.limit_train_batches=1", "train.limit_val_batches=1"]
 FINISHED = {"completed", "early_stopped"}
 
 

@@ -1,7 +1,6 @@
 """End-to-end: real `python -m emberformer.train` runs on a few embedded sequences, CPU, W&B offline."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -9,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli import child_env
 
 GUIDE_STEP_KEYS = {"train/loss_step", "train/bce_step", "train/dice_step", "train/prec_step", "train/rec_step",
                    "train/f1_step", "train/iou_step", "train/acc_step", "train/batch_T_avg"}
@@ -28,10 +28,6 @@ def run_train(run_dir: Path, *overrides, check=True):
     if check:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
-
-
-def child_env():
-    return {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
 
 
 def wandb_history_keys(run_dir: Path) -> tuple[set, dict]:
