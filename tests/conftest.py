@@ -62,7 +62,7 @@ TINY_TRAIN = ["debug=fast", "hardware=cpu", "logger.mode=offline", "train.limit_
               "train.limit_val_batches=null",  # the whole val split, so evaluate can reproduce val_metrics
               "model.d_model=16", "model.nhead=2", "model.dim_feedforward=32",
               "model.spatial.segformer_config.hidden_sizes=[8,16,24,32]",
-              "+model.spatial.segformer_config.num_attention_heads=[1,1,1,1]",
+              "model.spatial.segformer_config.num_attention_heads=[1,1,1,1]",
               "model.spatial.segformer_config.decoder_hidden_size=16"]
 
 

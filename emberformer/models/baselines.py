@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from emberformer.errors import ConfigError
 from emberformer.models.base import SpreadModel, check_positive_int, decay_groups, pad_to_multiple
@@ -52,7 +51,9 @@ class UNetBaseline(SpreadModel):
                 classes=1,
             )
         except KeyError:
-            raise ConfigError(f"model.encoder={encoder!r} is not a segmentation-models-pytorch encoder; e.g. resnet18, resnet34") from None
+            raise ConfigError(
+                f"model.encoder={encoder!r} is not a segmentation-models-pytorch encoder; e.g. resnet18, resnet34"
+            ) from None
 
     def forward(
         self, fire: torch.Tensor, static: torch.Tensor, wind: torch.Tensor, time_mask: torch.Tensor

@@ -1,0 +1,117 @@
+"""EmberFormer: a temporal transformer per patch, then a segmentation network over the grid."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from emberformer.errors import ConfigError
+from emberformer.models.base import SpreadModel, check_positive_int, decay_groups, pad_to_multiple
+from emberformer.models.spatial import SpatialConfig, SpatialDecoder
+from emberformer.models.temporal import TemporalEncoder
+
+
+class EmberFormer(SpreadModel):
+    """Next-step burned area from fire history, static landscape and wind.
+
+    `forward(fire [B,T,H,W], static [B,C,H,W], wind [B,T,F], time_mask [B,T]) -> logits [B,1,H,W]`
+    for any H, W (padded internally, cropped back).
+
+    Parameter groups: "spatial" is the segmentation network (`spatial.decoder`, possibly
+    pretrained, frozen for the first `freeze_epochs` epochs, lr_spatial); "temporal" is
+    everything EmberFormer adds around it (embeddings, temporal transformer, unpatchify,
+    refinement; all trained from scratch, lr_temporal).
+    """
+
+    def __init__(
+        self,
+        in_static_channels: int,
+        wind_features: int = 3,
+        patch_size: int = 16,
+        d_model: int = 96,
+        nhead: int = 8,
+        num_layers: int = 4,
+        dim_feedforward: int = 384,
+        dropout: float = 0.1,
+        max_history: int = 64,
+        spatial: Mapping | None = None,
+        freeze_epochs: int = 0,
+        skip_quiet_patches: bool = False,
+        checkpoint_temporal: bool = True,
+    ):
+        super().__init__()
+        for key, value in {
+            "in_static_channels": in_static_channels,
+            "wind_features": wind_features,
+            "patch_size": patch_size,
+            "d_model": d_model,
+            "nhead": nhead,
+            "num_layers": num_layers,
+            "dim_feedforward": dim_feedforward,
+            "max_history": max_history,
+        }.items():
+            check_positive_int(value, f"model.{key}")
+        if d_model % nhead:
+            raise ConfigError(
+                f"model.d_model={d_model} is not divisible by model.nhead={nhead}; pick d_model = k * nhead"
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"model.dropout={dropout!r} must be in [0, 1)")
+        if isinstance(freeze_epochs, bool) or not isinstance(freeze_epochs, int) or freeze_epochs < 0:
+            raise ConfigError(f"model.freeze_epochs={freeze_epochs!r} must be an integer >= 0")
+        self.spatial_cfg = SpatialConfig.parse(spatial)
+        self.patch_size = patch_size
+        self.freeze_epochs = freeze_epochs
+        self.temporal = TemporalEncoder(
+            in_static_channels,
+            wind_features,
+            patch_size,
+            d_model,
+            nhead,
+            num_layers,
+            dim_feedforward,
+            dropout,
+            max_history,
+            bool(skip_quiet_patches),
+            bool(checkpoint_temporal),
+        )
+        self.spatial = SpatialDecoder(d_model, patch_size, in_static_channels, self.spatial_cfg)
+        self._set_decoder_frozen(freeze_epochs > 0)
+
+    def forward(
+        self, fire: torch.Tensor, static: torch.Tensor, wind: torch.Tensor, time_mask: torch.Tensor
+    ) -> torch.Tensor:
+        height, width = fire.shape[-2:]
+        fire = pad_to_multiple(fire, self.patch_size)
+        static = pad_to_multiple(static, self.patch_size)
+        features = self.temporal(fire, static, wind, time_mask)
+        logits = self.spatial(features, fire[:, -1:], static)
+        return logits[..., :height, :width]
+
+    def describe(self) -> str:
+        frozen = f", frozen for {self.freeze_epochs} epochs" if self.freeze_epochs else ""
+        return f"EmberFormer ({self.spatial_cfg.describe()}{frozen})"
+
+    def param_groups(self, lr_temporal: float, lr_spatial: float, weight_decay: float) -> list[dict]:
+        # Frozen parameters stay in their group (requires_grad False, grad None: AdamW skips
+        # them) so the optimizer state keeps one layout across the unfreeze and on resume.
+        decoder = self.spatial.decoder
+        return decay_groups(self, "temporal", lr_temporal, weight_decay, exclude=decoder.parameters()) + decay_groups(
+            decoder, "spatial", lr_spatial, weight_decay
+        )
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self._set_decoder_frozen(epoch <= self.freeze_epochs)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self._decoder_frozen:
+            # A frozen decoder also keeps its BatchNorm statistics and turns dropout off.
+            self.spatial.decoder.eval()
+        return self
+
+    def _set_decoder_frozen(self, frozen: bool) -> None:
+        self._decoder_frozen = frozen
+        self.spatial.decoder.requires_grad_(not frozen)
+        self.train(self.training)
