@@ -65,28 +65,24 @@ def test_a_failing_logger_never_stops_training(tmp_path):
     assert (run_dir / "checkpoints" / "last.pt").is_file()
 
 
-def test_online_without_credentials_falls_back_to_offline(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+@pytest.mark.parametrize("env,note", [
+    ({"WANDB_API_KEY": None}, "no W&B credentials"),  # and HOME without a .netrc
+    # The discard port on loopback: nothing listens, so the connection is refused at once.
+    ({"WANDB_API_KEY": "x" * 40, "WANDB_BASE_URL": "http://127.0.0.1:9"}, "unreachable"),
+], ids=["no-credentials", "no-network"])
+def test_online_mode_falls_back_to_offline(env, note, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("WANDB_MODE", "online")
+    for key, value in env.items():
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
     logger = WandbLogger(project="t", mode="online")
     logger.start(tmp_path / "run", {"a": 1})
     try:
         assert logger.run.settings.mode == "offline"
-        assert "no W&B credentials" in capsys.readouterr().err
-    finally:
-        logger.finish()
-
-
-def test_online_without_network_falls_back_to_offline(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
-    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # the discard port: nothing listens
-    monkeypatch.setenv("WANDB_MODE", "online")
-    logger = WandbLogger(project="t", mode="online")
-    logger.start(tmp_path / "run", {"a": 1})
-    try:
-        assert logger.run.settings.mode == "offline"
-        assert "unreachable" in capsys.readouterr().err
+        assert note in capsys.readouterr().err
     finally:
         logger.finish()
 
