@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from emberformer import config as config_lib
-from emberformer.errors import EmberFormerError, show_tracebacks
+from emberformer.errors import ConfigError, EmberFormerError, show_tracebacks
 from emberformer.metrics import fire_metrics, metric_inputs
 from emberformer.training.checkpoint import (
     check_compatible,
@@ -231,6 +231,9 @@ def train(cfg: DictConfig) -> float:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if resume is not None:
         check_compatible(resume, resolved, cfg.train.resume)
+        if resume["epoch"] >= cfg.train.epochs:
+            raise ConfigError(f"checkpoint {cfg.train.resume} already finished epoch {resume['epoch']} of "
+                              f"train.epochs={cfg.train.epochs}; raise train.epochs to train further")
 
     data = config_lib.build(cfg.data)
     data.setup()

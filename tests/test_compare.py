@@ -1,0 +1,142 @@
+"""`python -m emberformer.compare` on real tiny sweeps: one per model, plus a failed one, in one folder."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from cli import run_module
+
+from emberformer import compare
+
+# Flags every sweep shares. debug=fast's model.* keys (d_model, nhead, ...) only fit EmberFormer's
+# constructor, so the U-Net gets its own sweep beside EmberFormer's, in the same folder.
+COMMON = ["hardware=cpu", "hardware.num_threads=1", "logger.mode=disabled", "metrics.num_previews=0",
+          "train.epochs=1", "train.limit_train_batches=1", "train.limit_val_batches=1", "hardware.batch_size=4",
+          "data=organized_spreads"]
+SWEEPS = {
+    "emberformer": ["debug=fast", "model=emberformer", "seed=1,2"],
+    "unet": ["model=unet", "seed=1,2"],
+    "broken": ["model=unet", "train.epochs=0"],  # fails its config check: a failed job
+}
+# The table's columns, written out independently of compare.COLUMNS: (pixels, metric).
+EXPECTED_COLUMNS = {"AP": ("all", "ap"), "F1": ("all", "f1"), "precision": ("all", "prec"),
+                    "recall": ("all", "rec"), "IoU": ("all", "iou"),
+                    "newly burned F1": ("newly_burned", "f1"), "newly burned AP": ("newly_burned", "ap")}
+# Row label -> (jobs, key of the model in each job's metrics.json)
+EXPECTED_ROWS = {"EmberFormer": (["emberformer/0", "emberformer/1"], "EmberFormer"),
+                 "U-Net baseline": (["unet/0", "unet/1"], "UNetBaseline"),
+                 "Persistence": (["emberformer/0", "emberformer/1", "unet/0", "unet/1"], "Persistence")}
+ALL_JOBS = EXPECTED_ROWS["Persistence"][0]
+
+
+def run_sweeps(parent, data_root) -> None:
+    for name, args in SWEEPS.items():
+        proc = run_module("emberformer.train", "--multirun", *COMMON, f"data.root={data_root}",
+                          f"data.cache_dir={parent.parent / 'cache'}", *args, f"hydra.sweep.dir={parent / name}")
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def markdown_table(markdown: str) -> list[list[str]]:
+    lines = [line for line in markdown.splitlines() if line.startswith("| ")]  # not the |---| rule
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+
+
+def job_value(parent, job: str, model_key: str, column: str, threshold: str) -> float | None:
+    results = json.loads((parent / job / "eval_test" / "metrics.json").read_text())
+    pixels, metric = EXPECTED_COLUMNS[column]
+    scores = results["models"][model_key][pixels]
+    return scores[metric] if metric == "ap" else scores["at"][threshold][metric]
+
+
+@pytest.mark.slow
+def test_compare_sweeps_of_two_models(make_spreads, tmp_path, monkeypatch, capsys):
+    """One expensive setup (three real sweeps), then the table, a cheap rerun and a failed-only sweep."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    # 6 fires of 5 frames on 32 x 32 crops: val and test get one sequence (4 samples) each.
+    data_root = make_spreads(lengths=(5,) * 6, sizes=((32, 32),), landscape_shape=(48, 48))
+    sweeps = tmp_path / "sweeps"
+    run_sweeps(sweeps, data_root)
+
+    check_table(sweeps)
+    check_rerun_reuses_evaluations_newer_than_their_checkpoint(sweeps, capsys)
+    check_no_finished_job_exits_2(sweeps / "broken", capsys)
+
+
+def check_table(sweeps):
+    proc = run_module("emberformer.compare", str(sweeps))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (sweeps / "comparison.md").read_text() in proc.stdout
+    assert "Split: **test** (4 samples" in proc.stdout and "Threshold: **val_best**" in proc.stdout
+
+    header, *body = markdown_table(proc.stdout)
+    assert header == ["model", *EXPECTED_COLUMNS]
+    assert [row[0] for row in body] == list(EXPECTED_ROWS)
+    saved = json.loads((sweeps / "comparison.json").read_text())
+    assert (saved["split"], saved["threshold"]) == ("test", "val_best")
+    assert [row["label"] for row in saved["rows"]] == list(EXPECTED_ROWS)
+    column_keys = dict(zip(EXPECTED_COLUMNS, (c["key"] for c in saved["columns"]), strict=True))
+
+    for row, saved_row in zip(body, saved["rows"], strict=True):
+        jobs, model_key = EXPECTED_ROWS[row[0]]
+        assert saved_row["jobs"] == jobs
+        for text, column in zip(row[1:], EXPECTED_COLUMNS, strict=True):
+            values = [v for job in jobs if (v := job_value(sweeps, job, model_key, column, "val_best")) is not None]
+            entry = saved_row["cells"][column_keys[column]]
+            assert entry["n"] == len(values)
+            if column in ("AP", "newly burned AP"):  # defined whenever the split has (new) fire
+                assert len(values) == len(jobs)
+            mean, std = np.mean(values), np.std(values, ddof=1)
+            assert entry["mean"] == pytest.approx(mean) and entry["std"] == pytest.approx(std, abs=1e-12)
+            assert text == f"{mean:.3f} ± {std:.3f} ({len(values)})"
+            if row[0] == "Persistence":  # deterministic, and every job scores the same test samples
+                assert std == pytest.approx(0.0, abs=1e-12)
+
+    assert [(s["job"], s["status"]) for s in saved["skipped"]] == [("broken/0", "failed")]
+    assert "train.epochs=0" in saved["skipped"][0]["reason"]
+    assert proc.stdout.index("- broken/0: failed") > proc.stdout.index("| Persistence |")
+
+
+def check_rerun_reuses_evaluations_newer_than_their_checkpoint(sweeps, capsys):
+    metrics = {job: sweeps / job / "eval_test" / "metrics.json" for job in ALL_JOBS}
+    before = {job: path.stat().st_mtime_ns for job, path in metrics.items()}
+    retrained = sweeps / "unet" / "1" / "checkpoints" / "best.pt"
+    os.utime(retrained, ns=(before["unet/1"] + 10**9, before["unet/1"] + 10**9))
+    capsys.readouterr()
+
+    comparison = compare.main([str(sweeps), "threshold=pred_thresh"])
+
+    only_unet_1 = {job: job != "unet/1" for job in ALL_JOBS}
+    assert {job: e["reused"] for job, e in comparison["evaluations"].items()} == only_unet_1
+    assert {job: path.stat().st_mtime_ns == before[job] for job, path in metrics.items()} == only_unet_1
+    assert "Threshold: **pred_thresh** = 0.50" in capsys.readouterr().out
+    ember = comparison["rows"][0]
+    assert ember["thresholds"] == [0.5, 0.5]
+    f1s = [job_value(sweeps, job, "EmberFormer", "F1", "pred_thresh") for job in EXPECTED_ROWS["EmberFormer"][0]]
+    assert ember["cells"]["f1"]["values"] == pytest.approx(f1s)
+
+
+def check_no_finished_job_exits_2(broken, capsys):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        compare.main([str(broken)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "no finished job" in err and "failed" in err and "\n" not in err
+
+
+@pytest.mark.parametrize(("make_args", "message"), [
+    (lambda tmp: [str(tmp / "missing")], "no such folder"),
+    (lambda tmp: [str(tmp)], "not the sweep dir"),
+    (lambda tmp: [str(tmp), "thresh=val_best"], "thresh=val_best: not an option"),
+    (lambda tmp: [str(tmp), "threshold=best"], "threshold=best must be one of"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, make_args, message):
+    with pytest.raises(SystemExit) as exited:
+        compare.main(make_args(tmp_path))
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
