@@ -133,15 +133,10 @@ def test_nothing_counted_gives_none_not_nan():
 # --------------------------------------------------------------------------------------------
 # The command on a real checkpoint
 # --------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def run_dir(tiny_run):
-    return tiny_run
-
-
 @pytest.mark.slow
-def test_evaluate_command_writes_the_table_figures_and_json(run_dir, tmp_path):
+def test_evaluate_command_writes_the_table_figures_and_json(tiny_run, tmp_path):
     out = tmp_path / "eval"
-    proc = run_module("emberformer.evaluate", f"ckpt={run_dir / 'checkpoints' / 'best.pt'}", "split=test",
+    proc = run_module("emberformer.evaluate", f"ckpt={tiny_run / 'checkpoints' / 'best.pt'}", "split=test",
                       f"out_dir={out}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert {p.name for p in out.iterdir()} == {"metrics.json", "metrics.md", "pr_curve.png", "f1_by_history.png"}
@@ -165,14 +160,14 @@ def test_evaluate_command_writes_the_table_figures_and_json(run_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_evaluating_val_reproduces_the_training_loop_and_logs_to_the_active_wandb_run(run_dir):
+def test_evaluating_val_reproduces_the_training_loop_and_logs_to_the_active_wandb_run(tiny_run):
     import wandb
 
     from emberformer.evaluate import RESULT_FILES, evaluate, log_to_wandb
 
-    ckpt = run_dir / "checkpoints" / "last.pt"
+    ckpt = tiny_run / "checkpoints" / "last.pt"
     results, out = evaluate(ckpt, split="val", device="cpu")
-    assert out == run_dir / "eval_val_last"  # beside the checkpoint's run, named after it
+    assert out == tiny_run / "eval_val_last"  # beside the checkpoint's run, named after it
     assert all((out / name).is_file() for name in RESULT_FILES)
     # Same weights, same val samples, same threshold: the training loop's numbers come back.
     val_metrics = torch.load(ckpt, weights_only=False)["val_metrics"]

@@ -78,15 +78,10 @@ def test_forecast_image_paints_hits_misses_and_false_alarms():
 # --------------------------------------------------------------------------------------------
 # The command on a real checkpoint
 # --------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def run_dir(tiny_run):
-    return tiny_run
-
-
 @pytest.mark.slow
-def test_predict_command_writes_frames_gif_and_per_step_scores(run_dir, tmp_path):
+def test_predict_command_writes_frames_gif_and_per_step_scores(tiny_run, tmp_path):
     out = tmp_path / "forecast"
-    proc = run_module("emberformer.predict", f"ckpt={run_dir / 'checkpoints' / 'best.pt'}", "sequence=1",
+    proc = run_module("emberformer.predict", f"ckpt={tiny_run / 'checkpoints' / 'best.pt'}", "sequence=1",
                       "steps=3", "k=2", f"out_dir={out}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(p.name for p in out.glob("frame_*.png")) == ["frame_001.png", "frame_002.png", "frame_003.png"]
@@ -101,21 +96,21 @@ def test_predict_command_writes_frames_gif_and_per_step_scores(run_dir, tmp_path
 
 
 @pytest.mark.slow
-def test_probability_mode_and_default_folder(run_dir):
+def test_probability_mode_and_default_folder(tiny_run):
     from emberformer.predict import predict
 
-    report, out = predict(run_dir / "checkpoints" / "best.pt", 1, steps=2, k=1, mode="prob", device="cpu")
-    assert out == run_dir / "forecast_seq001_k1_prob"
+    report, out = predict(tiny_run / "checkpoints" / "best.pt", 1, steps=2, k=1, mode="prob", device="cpu")
+    assert out == tiny_run / "forecast_seq001_k1_prob"
     assert report["mode"] == "prob" and len(report["scores"]) == 2
     assert len(list(out.glob("frame_*.png"))) == 2
 
 
 @pytest.mark.slow
-def test_bad_input_is_one_line_and_exit_2(run_dir):
+def test_bad_input_is_one_line_and_exit_2(tiny_run):
     from emberformer.errors import DataError
     from emberformer.predict import predict
 
-    ckpt = run_dir / "checkpoints" / "best.pt"
+    ckpt = tiny_run / "checkpoints" / "best.pt"
     proc = run_module("emberformer.predict", f"ckpt={ckpt}", "sequence=1", "k=0")
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: k=0 must be a whole number >= 1"

@@ -105,18 +105,13 @@ def test_a_folder_without_metrics_is_a_one_line_error(tmp_path, capsys):
 # --------------------------------------------------------------------------------------------
 # A real training run
 # --------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def run_dir(tiny_run):
-    return tiny_run
-
-
 @pytest.mark.slow
-def test_report_of_a_real_run_opens_offline_with_its_evaluations(run_dir, tmp_path):
+def test_report_of_a_real_run_opens_offline_with_its_evaluations(tiny_run, tmp_path):
     from emberformer.evaluate import evaluate
     from emberformer.predict import predict
 
     run = tmp_path / "run"
-    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("eval_*", "forecast_*", "report.html"))
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("eval_*", "forecast_*", "report.html"))
     evaluate(run / "checkpoints" / "best.pt", split="test", device="cpu")
     predict(run / "checkpoints" / "best.pt", 1, steps=2, k=1, device="cpu")
     out = tmp_path / "report.html"
@@ -143,12 +138,12 @@ def test_report_of_a_real_run_opens_offline_with_its_evaluations(run_dir, tmp_pa
 
 
 @pytest.mark.slow
-def test_without_metrics_jsonl_the_wandb_offline_run_is_read(run_dir, tmp_path):
+def test_without_metrics_jsonl_the_wandb_offline_run_is_read(tiny_run, tmp_path):
     copy = tmp_path / "run"
-    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("metrics.jsonl", "previews", "eval_*", "forecast_*"))
+    shutil.copytree(tiny_run, copy, ignore=shutil.ignore_patterns("metrics.jsonl", "previews", "eval_*", "forecast_*"))
     records, source = load_history(copy)
     assert source.startswith("W&B run records (offline-run-")
-    expected = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    expected = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
     assert panel_series(PANELS[1], records) == panel_series(PANELS[1], expected)
     assert panel_series(PANELS[0], records) == panel_series(PANELS[0], expected)
     page = build_report(copy).read_text()
