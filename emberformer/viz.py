@@ -26,13 +26,33 @@ NEW_FIRE = (1.0, 0.45, 0.0)
 PREDICTED = (0.1, 0.35, 0.95)
 
 
+def fire_window(*masks: np.ndarray, margin: int = 12, min_size: int = 48) -> tuple[slice, slice]:
+    """A square-ish window around everything burning or predicted, so a small fire fills the preview."""
+    h, w = masks[0].shape
+    rows, cols = np.nonzero(np.logical_or.reduce([m > 0.1 for m in masks]))
+    if rows.size == 0:
+        return slice(0, h), slice(0, w)
+    size = max(min_size, int(np.ptp(rows)) + 1 + 2 * margin, int(np.ptp(cols)) + 1 + 2 * margin)
+    y0 = int(np.clip((rows.min() + rows.max() + 1 - size) // 2, 0, max(h - size, 0)))
+    x0 = int(np.clip((cols.min() + cols.max() + 1 - size) // 2, 0, max(w - size, 0)))
+    return slice(y0, min(y0 + size, h)), slice(x0, min(x0 + size, w))
+
+
 def preview_panels(last_fire: np.ndarray, target: np.ndarray, prob: np.ndarray,
-                   background: np.ndarray | None = None) -> np.ndarray:
+                   background: np.ndarray | None = None, min_pixels: int = 192) -> np.ndarray:
     """History | target | prediction side by side, as one uint8 RGB image.
 
-    The burned area so far is dark; the target's newly burned pixels are orange; the predicted
-    probability is shaded blue.
+    Cropped to the fire and enlarged (nearest neighbour, so pixels stay pixels) to at least
+    `min_pixels` high. The burned area so far is dark; the target's newly burned pixels are
+    orange; the predicted probability is shaded blue.
     """
+    window = fire_window(last_fire, target, prob)
+    last_fire, target, prob = last_fire[window], target[window], prob[window]
+    background = background[window] if background is not None else None
+    scale = max(1, -(-min_pixels // last_fire.shape[0]))
+    last_fire, target, prob = (np.kron(a, np.ones((scale, scale), dtype=a.dtype)) for a in (last_fire, target, prob))
+    if background is not None:
+        background = np.kron(background, np.ones((scale, scale), dtype=background.dtype))
     base = overlay(_terrain(background, last_fire.shape), last_fire, BURNED)
     history = base
     truth = overlay(base, (target > 0.5) & (last_fire < 0.5), NEW_FIRE)
