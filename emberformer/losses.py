@@ -36,7 +36,17 @@ def _ignoring_padding(target, pixel_mask) -> torch.Tensor:
     return torch.where(pixel_mask, target, torch.full_like(target, _IGNORE))
 
 
-class BCELoss(nn.Module):
+class FireLoss(nn.Module):
+    """What the loop asks of every loss besides forward: a banner name and data-dependent set-up."""
+
+    name = ""
+
+    def needs_positive_fraction(self) -> bool:
+        """True when the loss must be told the train split's share of fire pixels before training."""
+        return False
+
+
+class BCELoss(FireLoss):
     """Pixel-wise BCE; `pos_weight` up-weights the rare fire pixels ("auto": neg/pos of the train split)."""
 
     name = "BCE"
@@ -63,7 +73,7 @@ class BCELoss(nn.Module):
         return bce, {"bce": bce.detach()}
 
 
-class BCEDiceLoss(nn.Module):
+class BCEDiceLoss(FireLoss):
     """bce_weight * BCE + dice_weight * Dice: BCE for pixel-wise stability, Dice for region overlap."""
 
     name = "BCE+Dice"
@@ -76,9 +86,6 @@ class BCEDiceLoss(nn.Module):
         self.bce_weight, self.dice_weight, self.pos_weight = float(bce_weight), float(dice_weight), float(pos_weight)
         self.dice = smp.losses.DiceLoss(mode="binary", from_logits=True, ignore_index=_IGNORE)
 
-    def needs_positive_fraction(self) -> bool:
-        return False
-
     def describe(self) -> str:
         return f"BCE ({self.bce_weight:g}) + Dice ({self.dice_weight:g})"
 
@@ -89,7 +96,7 @@ class BCEDiceLoss(nn.Module):
         return total, {"bce": bce.detach(), "dice": dice.detach()}
 
 
-class FocalTverskyLoss(nn.Module):
+class FocalTverskyLoss(FireLoss):
     """Focal Tversky: alpha/beta trade false positives against false negatives, gamma focuses hard cases."""
 
     name = "FocalTversky"
@@ -100,9 +107,6 @@ class FocalTverskyLoss(nn.Module):
         self.alpha, self.beta, self.gamma = float(alpha), float(beta), float(gamma)
         self.tversky = smp.losses.TverskyLoss(mode="binary", from_logits=True, ignore_index=_IGNORE,
                                               alpha=alpha, beta=beta, gamma=gamma)
-
-    def needs_positive_fraction(self) -> bool:
-        return False
 
     def describe(self) -> str:
         return f"Focal Tversky (alpha={self.alpha:g}, beta={self.beta:g}, gamma={self.gamma:g})"
