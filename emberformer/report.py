@@ -131,24 +131,30 @@ def load_config(run_dir: Path) -> tuple[str, str]:
     return "", "not recorded"
 
 
+def _newest_group(paths, pattern: str) -> tuple[int, list[Path]] | None:
+    """Group files by the number `pattern` captures first; return the highest number and its files."""
+    groups: dict[int, list[Path]] = {}
+    for path in paths:
+        match = re.match(pattern, path.name)
+        if match:
+            groups.setdefault(int(match[1]), []).append(path)
+    if not groups:
+        return None
+    newest = max(groups)
+    return newest, groups[newest]
+
+
 def latest_previews(run_dir: Path) -> tuple[list[Path], str]:
     """The last epoch's `val/preview` images: previews/epoch_NNN_i.png, else the W&B run's media."""
-    by_epoch: dict[int, list[Path]] = {}
-    for path in (run_dir / "previews").glob("epoch_*_*.png"):
-        match = re.fullmatch(r"epoch_(\d+)_(\d+)\.png", path.name)
-        if match:
-            by_epoch.setdefault(int(match[1]), []).append(path)
-    if by_epoch:
-        epoch = max(by_epoch)
-        return sorted(by_epoch[epoch], key=lambda p: int(p.stem.rsplit("_", 1)[1])), f"epoch {epoch}"
-    by_step: dict[int, list[Path]] = {}
-    for path in (run_dir / "wandb").glob("*run-*/files/media/images/val/preview_*.png"):
-        match = re.match(r"preview_(\d+)_", path.name)
-        if match:
-            by_step.setdefault(int(match[1]), []).append(path)
-    if by_step:
-        step = max(by_step)
-        return sorted(by_step[step]), f"step {step} (W&B media)"
+    found = _newest_group((run_dir / "previews").glob("epoch_*_*.png"), r"epoch_(\d+)_(\d+)\.png$")
+    if found:
+        epoch, paths = found
+        return sorted(paths, key=lambda p: int(p.stem.rsplit("_", 1)[1])), f"epoch {epoch}"
+    found = _newest_group((run_dir / "wandb").glob("*run-*/files/media/images/val/preview_*.png"),
+                          r"preview_(\d+)_")
+    if found:
+        step, paths = found
+        return sorted(paths), f"step {step} (W&B media)"
     return [], ""
 
 
