@@ -34,7 +34,7 @@ from emberformer.training.checkpoint import (
     rng_state,
     save_checkpoint,
 )
-from emberformer.training.distributed import DistEnv
+from emberformer.training.distributed import DistEnv, trainable_names
 from emberformer.training.optim import group_lrs
 from emberformer.viz import preview_panels
 
@@ -259,14 +259,17 @@ def train(cfg: DictConfig) -> float:
         restore_rng_state(resume["rng"])
         start_epoch, global_step = resume["epoch"] + 1, resume["step"]
 
-    trained_model = model
     if hardware.channels_last:
         model.to(memory_format=torch.channels_last)
-    if hardware.compile:
-        trained_model = torch.compile(model)
-    if dist_env.enabled and optimizer is not None:
-        trained_model = torch.nn.parallel.DistributedDataParallel(
-            trained_model, device_ids=[dist_env.local_rank] if hardware.is_cuda else None)
+
+    def wrap_for_training() -> torch.nn.Module:
+        wrapped = torch.compile(model) if hardware.compile else model
+        if dist_env.enabled and optimizer is not None:
+            wrapped = torch.nn.parallel.DistributedDataParallel(
+                wrapped, device_ids=[dist_env.local_rank] if hardware.is_cuda else None)
+        return wrapped
+
+    trained_model = wrap_for_training()
 
     logger = config_lib.build(cfg.logger)
     if dist_env.is_main:
@@ -314,7 +317,12 @@ def train(cfg: DictConfig) -> float:
         for epoch in range(start_epoch, cfg.train.epochs + 1):
             if dist_env.enabled:
                 train_loader.sampler.set_epoch(epoch)
+            trainable = trainable_names(model)
             model.on_epoch_start(epoch)
+            if dist_env.enabled and trainable_names(model) != trainable:
+                # DDP all-reduces only the parameters that required grad when it was built: after a
+                # freeze or unfreeze (model.freeze_epochs) it is rebuilt, or the ranks would drift apart.
+                runner.model = wrap_for_training()
             train_metrics = runner.run(train_loader, epoch, training=True)
             with torch.no_grad():
                 last_val = runner.run(val_loader, epoch, training=False)

@@ -12,11 +12,14 @@ import torch
 
 @pytest.mark.slow
 def test_two_rank_gloo_run_keeps_ranks_in_sync_and_writes_once(tmp_path):
+    # The decoder is frozen in epoch 1 and trained in epoch 2: DDP must be rebuilt at the
+    # unfreeze, or the decoder's gradients stay per-rank and the replicas drift apart.
     run_dir = tmp_path / "run"
     torchrun = Path(sys.executable).parent / "torchrun"
     proc = subprocess.run(
         [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "emberformer.train", "debug=fast",
-         "hardware=cpu", "train.limit_val_batches=1", f"hydra.run.dir={run_dir}"],
+         "hardware=cpu", "train.limit_val_batches=1", "model.freeze_epochs=1",
+         f"hydra.run.dir={run_dir}"],
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

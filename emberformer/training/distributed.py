@@ -62,3 +62,8 @@ class DistEnv:
     def close(self) -> None:
         if self.enabled and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def trainable_names(module: torch.nn.Module) -> frozenset[str]:
+    """Names of the parameters that currently require grad (what DDP registers when built)."""
+    return frozenset(name for name, param in module.named_parameters() if param.requires_grad)
