@@ -13,7 +13,10 @@ Arguments are key=value (OmegaConf dotlist). Every mode prints a table and write
   or HxW; `patch` is short for model.patch_size; `burn` is the fraction of the image burned at
   the last observed step (it sets how many patches are quiet). Prints the median s/step,
   samples/s, the split temporal / spatial / loss+optimizer and the peak memory (process peak
-  RSS on CPU, torch.cuda.max_memory_allocated on GPU).
+  RSS on CPU, torch.cuda.max_memory_allocated on GPU). The fast paths are switches:
+  precision=bf16|fp16, compile=true, channels_last=true (the split is not measured when
+  compiled: the stage hooks would break the graph). Compare paths in separate processes, one
+  after the other, so that each has its own peak memory.
 - `mode=data` times the data path alone: train batches from the cache through the DataLoader
   with a conf/hardware preset's batch_size, num_workers, pin_memory and persistent_workers
   (`hardware=cpu|auto|rtx3090_bs16|...`; override with batch=, workers=, pin_memory=,
@@ -78,7 +81,7 @@ _LOADER_KEYS = {"hardware", "batch", "workers", "pin_memory", "persistent_worker
 # Which arguments each mode reads: one that the chosen mode ignores is an error, not a silent no-op.
 MODE_KEYS = {
     "step": _COMMON_KEYS | {"model", "batch", "size", "patch", "T", "channels", "wind_features", "burn", "lr",
-                            "device"},
+                            "device", "precision", "compile", "channels_last"},
     "data": _COMMON_KEYS | _LOADER_KEYS | {"io_samples"},
     "loop": _COMMON_KEYS | _LOADER_KEYS | {"model", "patch", "loss", "device"},
 }
@@ -100,6 +103,10 @@ class BenchArgs:
     steps: int | None = None  # see MODE_DEFAULTS
     warmup: int | None = None
     lr: float = 1e-3  # step; the loop takes its LRs from conf/optimizer
+    # step: the fast paths, as the hardware presets set them for training (the loop takes the preset's).
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with loss scaling)
+    compile: bool = False  # torch.compile the model
+    channels_last: bool = False  # channels_last memory format for the model's conv weights
     device: str = "auto"  # auto | cpu | cuda; for the loop, auto = the hardware preset's device
     seed: int = 0
     hardware: str = "auto"  # data, loop: a conf/hardware preset (auto, cpu, rtx3090_bs16, h100, ...)
@@ -138,11 +145,12 @@ class StageClock:
     """Wall-clock split of a train step into the temporal stage (forward and backward) and the
     rest of the model, from hooks on `model.temporal` (absent for non-temporal models)."""
 
-    def __init__(self, model: torch.nn.Module, sync):
+    def __init__(self, model: torch.nn.Module, sync, split: bool = True):
         self.sync = sync
+        self.split = split
         self.marks: dict[str, float] = {}
         temporal = getattr(model, "temporal", None)
-        if temporal is not None:
+        if temporal is not None and split:
             temporal.register_forward_pre_hook(lambda *_: self.mark("temporal_fwd_start"))
             temporal.register_forward_hook(self._after_temporal)
 
@@ -156,7 +164,9 @@ class StageClock:
             # Fires once the spatial stage has sent all its gradient back to the features.
             output.register_hook(lambda grad: self.mark("temporal_bwd_start"))
 
-    def split_ms(self) -> dict[str, float]:
+    def split_ms(self) -> dict[str, float] | None:
+        if not self.split:
+            return None
         m = self.marks
         forward = m["forward_end"] - m["start"]
         backward = m["backward_end"] - m["loss_end"]
@@ -170,12 +180,16 @@ class StageClock:
 
 
 def run_step(cfg) -> dict:
+    from emberformer.training.hardware import Hardware
+
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device=cuda but torch sees no CUDA device; use device=cpu")
     device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
                           "cpu" if cfg.device == "auto" else cfg.device)
+    # The loop's own autocast and loss scaling, so the step times what training runs.
+    hardware = Hardware(device=str(device), precision=cfg.precision, num_threads=None)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     height, width = _parse_size(cfg.size)
     torch.manual_seed(cfg.seed)
@@ -183,25 +197,31 @@ def run_step(cfg) -> dict:
     model, model_args = _build_model(cfg, cfg.channels, cfg.wind_features)
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.param_groups(cfg.lr, cfg.lr, 0.01))
+    scaler = hardware.grad_scaler()
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    trained = torch.compile(model) if cfg.compile else model
 
     generator = torch.Generator().manual_seed(cfg.seed)
     batch = synthetic_batch(cfg.batch, cfg.T, height, width, cfg.channels, cfg.wind_features, cfg.burn, generator)
     batch = {k: v.to(device) for k, v in batch.items()}
 
     _reset_peak_memory(device)
-    clock = StageClock(model, sync)
+    clock = StageClock(model, sync, split=not cfg.compile)
     times, cpu_times, splits = [], [], []
     for step in range(cfg.warmup + cfg.steps):
         clock.marks.clear()
         cpu_start = time.process_time()
         clock.mark("start")
-        logits = model(batch["fire"], batch["static"], batch["wind"], batch["time_mask"])
-        clock.mark("forward_end")
-        loss = F.binary_cross_entropy_with_logits(logits, batch["target"])
+        with hardware.autocast():
+            logits = trained(batch["fire"], batch["static"], batch["wind"], batch["time_mask"])
+            clock.mark("forward_end")
+            loss = F.binary_cross_entropy_with_logits(logits.float(), batch["target"])
         clock.mark("loss_end")
-        loss.backward()
+        scaler.scale(loss).backward()
         clock.mark("backward_end")
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
         optimizer.zero_grad(set_to_none=True)
         clock.mark("step_end")
         if step >= cfg.warmup:
@@ -218,13 +238,16 @@ def run_step(cfg) -> dict:
         "device": _device_name(device),
         "threads": torch.get_num_threads(),
         "shape": {"batch": cfg.batch, "T": cfg.T, "height": height, "width": width, "channels": cfg.channels},
+        "precision": cfg.precision,
+        "compile": bool(cfg.compile),
+        "channels_last": bool(cfg.channels_last),
         "burn": cfg.burn,
         "steps": cfg.steps,
         "median_s_per_step": median,
         "samples_per_s": cfg.batch / median,
         # Process CPU time: steadier than wall time on a shared machine (exact work at threads=1).
         "median_cpu_s_per_step": statistics.median(cpu_times),
-        "ms": {k: statistics.median(s[k] for s in splits) for k in splits[0]},
+        "ms": None if splits[0] is None else {k: statistics.median(s[k] for s in splits) for k in splits[0]},
         "torch": torch.__version__,
         **_peak_memory(device),
     }
@@ -528,14 +551,16 @@ def _loader_line(hw: dict) -> str:
 def _format_step(result: dict) -> str:
     ms = result["ms"]
     shape = result["shape"]
+    paths = [result["precision"]] + [name for name in ("compile", "channels_last") if result[name]]
+    split = ("split not measured (compiled)" if ms is None else
+             f"temporal {ms['temporal']:.0f} ms, spatial {ms['spatial']:.0f} ms, "
+             f"loss+optimizer {ms['loss_optimizer']:.0f} ms")
     return (
         f"[step] {result['model']} | {result['params'] / 1e6:.2f}M params | {result['device']}, "
-        f"{result['threads']} threads | batch {shape['batch']} x T={shape['T']} x {shape['height']}x{shape['width']}\n"
+        f"{result['threads']} threads, {'+'.join(paths)} | "
+        f"batch {shape['batch']} x T={shape['T']} x {shape['height']}x{shape['width']}\n"
         f"median {result['median_s_per_step']:.3f} s/step ({result['samples_per_s']:.2f} samples/s, "
-        f"{result['median_cpu_s_per_step']:.3f} CPU s/step) | "
-        f"temporal {ms['temporal']:.0f} ms, spatial {ms['spatial']:.0f} ms, "
-        f"loss+optimizer {ms['loss_optimizer']:.0f} ms | "
-        f"{_memory(result)}"
+        f"{result['median_cpu_s_per_step']:.3f} CPU s/step) | {split} | {_memory(result)}"
     )
 
 
@@ -647,6 +672,8 @@ def _validate(cfg) -> None:
         raise ConfigError(f"burn={cfg.burn} must be in (0, 1)")
     if cfg.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"device={cfg.device!r} must be auto, cpu or cuda")
+    if cfg.precision not in ("fp32", "bf16", "fp16"):
+        raise ConfigError(f"precision={cfg.precision!r} must be fp32, bf16 or fp16")
     if cfg.mode != "step":
         _check_preset("hardware", cfg.hardware)
         _check_preset("loss", cfg.loss)

@@ -39,6 +39,16 @@ def test_bench_times_the_unet_baseline():
     assert result["model"].startswith("U-Net baseline") and result["ms"]["temporal"] == 0
 
 
+@pytest.mark.slow
+def test_bench_times_the_fast_paths_together(capsys):
+    # bf16 autocast, channels_last and torch.compile (inductor, C++ on the CPU) in one step.
+    result = bench.run_cli([*TINY, "batch=2", "size=32", "patch=8", "T=2", "channels=3", "threads=1", "steps=1",
+                            "precision=bf16", "channels_last=true", "compile=true"])
+    assert (result["precision"], result["compile"], result["channels_last"]) == ("bf16", True, True)
+    assert result["ms"] is None and math.isfinite(result["median_s_per_step"])
+    assert "bf16+compile+channels_last" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["bach=4"], "bach"),
     (["batch=0x"], "batch"),
@@ -48,6 +58,8 @@ def test_bench_times_the_unet_baseline():
     (["model.name=persistence"], "model.name=.persistence."),
     (["model.d_modl=32"], "model.d_modl is not an argument of EmberFormer"),
     (["device=tpu"], "device=.tpu."),
+    (["precision=fp8"], "precision='fp8' must be fp32, bf16 or fp16"),
+    (["mode=data", "precision=bf16"], "precision does not apply to mode=data; it is read by mode=step"),
     (["mode=train"], "mode='train' is unknown; choose one of step, data, loop, all"),
     (["mode=data", "size=64"], "size does not apply to mode=data; it is read by mode=step"),
     (["mode=data", "model.d_model=8"], "model does not apply to mode=data"),
