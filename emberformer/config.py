@@ -20,8 +20,15 @@ def _loss_complement(weight) -> float:
     return round(1.0 - float(weight), 10)
 
 
-if not OmegaConf.has_resolver("loss_complement"):
-    OmegaConf.register_new_resolver("loss_complement", _loss_complement)
+def _if_pretrained(pretrained, when_pretrained, from_scratch):
+    """`${if_pretrained:${model.spatial.pretrained},1e-4,${.lr_temporal}}`: a value that depends
+    on whether the decoder starts from pre-trained weights (anything but false / null)."""
+    return when_pretrained if pretrained not in (False, None, "false", "False", "") else from_scratch
+
+
+for _name, _resolver in (("loss_complement", _loss_complement), ("if_pretrained", _if_pretrained)):
+    if not OmegaConf.has_resolver(_name):
+        OmegaConf.register_new_resolver(_name, _resolver)
 
 MONITORABLE = tuple(f"val/{name}" for name in ("loss", *METRIC_NAMES))
 

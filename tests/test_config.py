@@ -33,8 +33,20 @@ def test_defaults_follow_the_guide():
     assert (cfg.loss.bce_weight, cfg.loss.dice_weight) == (0.5, 0.5)
     es = cfg.early_stopping
     assert (es.enabled, es.patience, es.min_delta, es.monitor, es.mode) == (True, 10, 0.001, "val/f1", "max")
-    assert (cfg.optimizer.lr_temporal, cfg.optimizer.lr_spatial, cfg.optimizer.weight_decay) == (1e-3, 1e-4, 1e-4)
+    assert (cfg.optimizer.lr_temporal, cfg.optimizer.weight_decay) == (1e-3, 1e-4)
     assert cfg.train.epochs == 50
+
+
+@pytest.mark.parametrize(("overrides", "lr_spatial"), [
+    ([], 1e-3),  # a decoder trained from scratch learns at lr_temporal
+    (["optimizer.lr_temporal=2e-3"], 2e-3),
+    (["model.spatial.pretrained=nvidia/mit-b1"], 1e-4),  # the guide's lower LR for pre-trained weights
+    (["model.spatial.decoder=unet", "model.spatial.pretrained=true"], 1e-4),
+    (["model.spatial.pretrained=nvidia/mit-b1", "optimizer.lr_spatial=3e-4"], 3e-4),  # explicit wins
+    (["model=unet"], 1e-3),
+])
+def test_lr_spatial_depends_on_a_pretrained_decoder(overrides, lr_spatial):
+    assert make_cfg(*overrides).optimizer.lr_spatial == lr_spatial
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g, opts in GROUPS.items() for o in opts

@@ -86,7 +86,7 @@ class EmberFormer(SpreadModel):
         fire = pad_to_multiple(fire, self.patch_size)
         static = pad_to_multiple(static, self.patch_size)
         features = self.temporal(fire, static, wind, time_mask)
-        logits = self.spatial(features, fire[:, -1:], static)
+        logits = self.spatial(features, fire, static)
         return logits[..., :height, :width]
 
     def describe(self) -> str:

@@ -50,6 +50,7 @@ class SpatialConfig:
     segformer_config: dict | None = None  # SegformerConfig overrides on MiT-b1 (segformer, not pretrained)
     feature_channels: int = 8  # channels per pixel the temporal features are unpatchified to
     refine_channels: int = 16  # width of the full-resolution refinement; 0 = none
+    recent_frames: int = 4  # last fire frames the decoder reads at full resolution (1 = current only)
 
     @classmethod
     def parse(cls, spatial: Mapping | None) -> SpatialConfig:
@@ -73,6 +74,7 @@ class SpatialConfig:
                 f"model.spatial.segformer_config={cfg.segformer_config!r} must be a mapping of SegformerConfig fields"
             )
         check_positive_int(cfg.feature_channels, "model.spatial.feature_channels")
+        check_positive_int(cfg.recent_frames, "model.spatial.recent_frames")
         if isinstance(cfg.refine_channels, bool) or not isinstance(cfg.refine_channels, int) or cfg.refine_channels < 0:
             raise ConfigError(f"model.spatial.refine_channels={cfg.refine_channels!r} must be an integer >= 0")
         if not isinstance(cfg.pretrained, (bool, str)) or cfg.pretrained == "":
@@ -105,17 +107,19 @@ class SpatialConfig:
 
 
 class SpatialDecoder(nn.Module):
-    """features [B, d, H/p, W/p] + last fire frame + static -> logits [B, 1, H, W].
+    """features [B, d, H/p, W/p] + recent fire frames + static -> logits [B, 1, H, W].
 
     The temporal features are unpatchified (1x1 conv d -> k*p*p, pixel shuffle) and stacked
-    with the static bands and the last fire frame, so the segmentation network sees
-    full-resolution terrain and the exact current front next to the learned dynamics.
+    with the static bands and the last `recent_frames` fire frames, so the segmentation network
+    sees full-resolution terrain and the exact recent fronts next to the learned dynamics. The
+    patch tokens summarise how a 16-px patch evolved; the recent frames keep, per pixel, when
+    the front reached it: how far it moved in the last steps, which sets where it is next.
 
     Its output (1/4 resolution for SegFormer) is upsampled, and a light full-resolution head
-    adds a 3x3 conv of the terrain and the current fire, then ReLU and a 1x1 conv: the coarse
-    maps say where and how far the fire goes, the pixels place the front. (Cheaper than a conv
-    over the concatenated upsampled maps: the 3x3 conv reads only the input bands, which need no
-    gradient.)
+    adds a 3x3 conv of the terrain and the recent fire frames, then ReLU and a 1x1 conv: the
+    coarse maps say where and how far the fire goes, the pixels place the front. (Cheaper than
+    a conv over the concatenated upsampled maps: the 3x3 conv reads only the input bands, which
+    need no gradient.)
     """
 
     def __init__(self, d_model: int, patch_size: int, in_static_channels: int, cfg: SpatialConfig):
@@ -123,25 +127,30 @@ class SpatialDecoder(nn.Module):
         self.patch_size = patch_size
         self.feature_channels = cfg.feature_channels
         self.unpatchify = nn.Conv2d(d_model, cfg.feature_channels * patch_size**2, 1)
-        in_channels = cfg.feature_channels + in_static_channels + 1
+        self.recent_frames = cfg.recent_frames
+        in_channels = cfg.feature_channels + in_static_channels + cfg.recent_frames
         self.decoder = build_decoder(cfg, in_channels, cfg.refine_channels or 1)
         if cfg.refine_channels:
-            self.refine_pixels = nn.Conv2d(in_static_channels + 1, cfg.refine_channels, 3, padding=1)
+            self.refine_pixels = nn.Conv2d(in_static_channels + cfg.recent_frames, cfg.refine_channels, 3, padding=1)
             self.refine_out = nn.Conv2d(cfg.refine_channels, 1, 1)
         else:
             self.refine_pixels = self.refine_out = None
 
-    def forward(self, features: torch.Tensor, last_fire: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
-        height, width = last_fire.shape[-2:]
+    def forward(self, features: torch.Tensor, fire: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+        """`fire` is the (left-padded) history [B, T, H, W]; its last `recent_frames` are read."""
+        height, width = fire.shape[-2:]
+        recent = fire[:, -self.recent_frames :]
+        # Steps before the first observation read as unburned, as in the batch's own left padding.
+        recent = F.pad(recent, (0, 0, 0, 0, self.recent_frames - recent.shape[1], 0))
         pixels = F.pixel_shuffle(self.unpatchify(features), self.patch_size)
-        x = pad_to_multiple(torch.cat([pixels, static, last_fire], dim=1), DECODER_MULTIPLE)
+        x = pad_to_multiple(torch.cat([pixels, static, recent], dim=1), DECODER_MULTIPLE)
         out = self.decoder(x)
         if out.shape[-2:] != x.shape[-2:]:
             out = F.interpolate(out, size=x.shape[-2:], mode="bilinear", align_corners=False)
         out = out[..., :height, :width]
         if self.refine_out is None:
             return out
-        data = x[:, self.feature_channels :, :height, :width]  # static + last fire
+        data = x[:, self.feature_channels :, :height, :width]  # static + recent fire
         return self.refine_out(F.relu(out + self.refine_pixels(data)))
 
 

@@ -50,6 +50,22 @@ def test_left_padding_does_not_change_the_prediction(skip_quiet):
     torch.testing.assert_close(in_batch, by_itself, atol=1e-5, rtol=0)
 
 
+def test_decoder_reads_the_recent_frames_per_pixel_and_pads_short_histories_as_unburned():
+    decoder = tiny(spatial={"recent_frames": 3}).eval().spatial
+    features = torch.randn(1, TINY_TEMPORAL["d_model"], 4, 4)  # 32 px in patches of 8
+    static = torch.rand(1, 3, 32, 32)
+    fire = (torch.rand(1, 3, 32, 32) > 0.7).float()
+    with torch.no_grad():
+        reference = decoder(features, fire, static)
+        assert torch.equal(decoder(features, fire[:, 2:], static),
+                           decoder(features, torch.cat([torch.zeros(1, 2, 32, 32), fire[:, 2:]], 1), static))
+        earlier = fire.clone()
+        earlier[0, 0, 10, 20] = 1 - earlier[0, 0, 10, 20]  # one pixel, two steps back
+        assert not torch.equal(decoder(features, earlier, static), reference)
+        too_old = torch.cat([1 - fire[:, :1], fire], 1)  # four steps back: beyond recent_frames
+        assert torch.equal(decoder(features, too_old, static), reference)
+
+
 def test_every_parameter_gets_a_gradient_with_the_segformer_b1_decoder():
     model = EmberFormer(in_static_channels=7, freeze_epochs=0, skip_quiet_patches=True).train()
     # One fire in a corner: the far patches are quiet, so the learned quiet vector is used too.
@@ -201,6 +217,7 @@ def test_built_by_hydra_from_a_dictconfig():
         ({"spatial": {"segformer_config": {"hidden_size": 8}}}, "segformer_config.hidden_size is not a Segformer"),
         ({"spatial": {"decoder": "unet", "encoder": "resnet9"}}, "resnet9"),
         ({"freeze_epochs": -1}, "model.freeze_epochs=-1"),
+        ({"spatial": {"recent_frames": 0}}, "model.spatial.recent_frames=0"),
     ],
 )
 def test_invalid_config_is_a_one_line_config_error(overrides, message):

@@ -46,7 +46,7 @@ def test_encoder_weights_come_from_a_local_directory(tmp_path, offline_empty_cac
         if key != first_conv:
             torch.testing.assert_close(value, saved[key], msg=key)
     # The RGB filters became one mean filter per input channel, scaled by 3 / channels.
-    in_channels = FEATURE_CHANNELS + STATIC_CHANNELS + 1
+    in_channels = FEATURE_CHANNELS + STATIC_CHANNELS + model.spatial.recent_frames
     expected = saved[first_conv].mean(dim=1, keepdim=True).repeat(1, in_channels, 1, 1) * 3 / in_channels
     torch.testing.assert_close(loaded[first_conv], expected)
     assert model.describe() == f"EmberFormer (segformer decoder, pretrained from {tmp_path / 'segformer'})"
