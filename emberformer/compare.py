@@ -6,10 +6,11 @@ python -m emberformer.compare outputs/multirun/<date>/<time> [split=test] [thres
 ```
 
 Evaluates the best.pt of every finished job (status completed or early_stopped) on the split with
-`emberformer.evaluate`, reusing `<job>/eval_<split>/metrics.json` when it is newer than best.pt,
-groups the jobs by model across seeds and writes `comparison.md` and `comparison.json` beside the
-jobs. The folder may also hold several sweeps (e.g. one per model): each is read. Persistence comes
-from the same evaluations, so it is scored on exactly the samples the models are.
+`emberformer.evaluate`, reusing `<job>/eval_<split>/metrics.json` when it is newer than best.pt
+and was computed on the same data (source files' fingerprint) with the same settings, groups the
+jobs by model across seeds and writes `comparison.md` and `comparison.json` beside the jobs. The
+folder may also hold several sweeps (e.g. one per model): each is read. Persistence comes from the
+same evaluations, so it is scored on exactly the samples the models are.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from emberformer import config as config_lib
 from emberformer import sweep as sweep_lib
 from emberformer.errors import ConfigError, DataError, EmberFormerError, exit_on_user_error
 from emberformer.evaluate import OPERATING_POINTS, SPLITS, evaluate
@@ -98,8 +100,9 @@ def find_sweeps(root: Path) -> list[Path]:
     return nested or [root]  # a sweep without multirun.yaml, or load_sweep explains what's wrong
 
 
-def _reusable(metrics_path: Path, best: Path, split: str, pred_thresh) -> dict | None:
-    """The evaluation already written for this checkpoint, if made with the settings compare uses."""
+def _reusable(metrics_path: Path, best: Path, split: str, pred_thresh, data_fingerprint: str) -> dict | None:
+    """The evaluation already written for this checkpoint, if made on the same data with the
+    settings compare uses."""
     if not metrics_path.is_file() or metrics_path.stat().st_mtime < best.stat().st_mtime:
         return None
     try:
@@ -108,6 +111,7 @@ def _reusable(metrics_path: Path, best: Path, split: str, pred_thresh) -> dict |
         return None
     defaults = inspect.signature(evaluate).parameters
     same = (results.get("split") == split and results.get("pred_thresh") == pred_thresh
+            and (results.get("data") or {}).get("fingerprint") == data_fingerprint
             and results.get("pr_thresholds") == defaults["pr_thresholds"].default
             and results.get("ece_bins") == defaults["ece_bins"].default)
     return results if same else None
@@ -120,10 +124,13 @@ def evaluate_job(job_dir: Path, split: str, device: str) -> tuple[dict, Path, bo
         raise DataError(f"{best}: missing; the job finished without writing a best checkpoint")
     out = job_dir / f"eval_{split}"
     config_path = job_dir / ".hydra" / "config.yaml"
-    pred_thresh = OmegaConf.select(OmegaConf.load(config_path), "metrics.pred_thresh") if config_path.is_file() else None
-    results = _reusable(out / "metrics.json", best, split, pred_thresh)
-    if results is not None:
-        return results, out / "metrics.json", True
+    if config_path.is_file():
+        job_cfg = OmegaConf.load(config_path)
+        pred_thresh = OmegaConf.select(job_cfg, "metrics.pred_thresh")
+        results = _reusable(out / "metrics.json", best, split, pred_thresh,
+                            config_lib.build(job_cfg.data).source_fingerprint())
+        if results is not None:
+            return results, out / "metrics.json", True
     results, out = evaluate(best, split=split, out_dir=out, device=device)
     return results, out / "metrics.json", False
 

@@ -193,6 +193,8 @@ def evaluate_trained(trained: Trained, hardware: Hardware, split: str, pred_thre
         "epoch": trained.state.get("epoch"),
         "model": trained.model.describe(),
         "split": split,
+        # Which data: `compare` reuses this evaluation only for the same source files.
+        "data": {"root": str(data.root_path), "fingerprint": data.source_fingerprint()},
         "samples": len(data.dataset(split)),
         "sequences": data.splits[split],
         "val_samples": val_samples,

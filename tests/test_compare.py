@@ -105,13 +105,19 @@ def check_rerun_reuses_evaluations_newer_than_their_checkpoint(sweeps, capsys):
     before = {job: path.stat().st_mtime_ns for job, path in metrics.items()}
     retrained = sweeps / "unet" / "1" / "checkpoints" / "best.pt"
     os.utime(retrained, ns=(before["unet/1"] + 10**9, before["unet/1"] + 10**9))
+    # An evaluation made on other data files (e.g. evaluate data_root=...) is not reused either.
+    other_data = metrics["emberformer/0"]
+    results = json.loads(other_data.read_text())
+    results["data"]["fingerprint"] = "0" * 24
+    other_data.write_text(json.dumps(results))
+    before["emberformer/0"] = other_data.stat().st_mtime_ns
     capsys.readouterr()
 
     comparison = compare.main([str(sweeps), "threshold=pred_thresh"])
 
-    only_unet_1 = {job: job != "unet/1" for job in ALL_JOBS}
-    assert {job: e["reused"] for job, e in comparison["evaluations"].items()} == only_unet_1
-    assert {job: path.stat().st_mtime_ns == before[job] for job, path in metrics.items()} == only_unet_1
+    reused = {job: job not in ("unet/1", "emberformer/0") for job in ALL_JOBS}
+    assert {job: e["reused"] for job, e in comparison["evaluations"].items()} == reused
+    assert {job: path.stat().st_mtime_ns == before[job] for job, path in metrics.items()} == reused
     assert "Threshold: **pred_thresh** = 0.50" in capsys.readouterr().out
     ember = comparison["rows"][0]
     assert ember["thresholds"] == [0.5, 0.5]

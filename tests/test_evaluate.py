@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from torchmetrics.classification import BinaryAveragePrecision, BinaryCalibrationError
 
+from emberformer import config as config_lib
 from emberformer.eval_metrics import (
     IGNORE_INDEX,
     BinnedAveragePrecision,
@@ -142,6 +144,8 @@ def test_evaluate_command_writes_the_table_figures_and_json(tiny_run, tmp_path):
     assert {p.name for p in out.iterdir()} == {"metrics.json", "metrics.md", "pr_curve.png", "f1_by_history.png"}
     results = json.loads((out / "metrics.json").read_text())
     assert list(results["models"]) == ["EmberFormer", "Persistence"] and results["split"] == "test"
+    trained_on = OmegaConf.create(torch.load(tiny_run / "checkpoints" / "best.pt", weights_only=False)["config"]).data
+    assert results["data"]["fingerprint"] == config_lib.build(trained_on).source_fingerprint()  # the run's data
     for per_model in results["models"].values():
         assert 0 < per_model["val_best_threshold"] < 1
         for view in ("all", "newly_burned"):

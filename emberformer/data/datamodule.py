@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader, DistributedSampler
 
-from emberformer.data.cache import SpreadsCache, open_cache
+from emberformer.data.cache import SpreadsCache, fingerprint, open_cache
 from emberformer.data.dataset import WIND_FEATURES, FireSpreadDataset, WindStats, collate_spreads, encode_wind
 from emberformer.data.layout import scan_spreads
 from emberformer.errors import ConfigError
@@ -102,12 +102,7 @@ class FireSpreadData:
         """Validate, build or reuse the cache, split, fit wind stats. Idempotent."""
         if self._cache is not None:
             return self
-        if self.root is None:
-            from emberformer.data.generate import embedded_root  # the simulator stack loads only when needed
-
-            root = Path(embedded_root())
-        else:
-            root = Path(self.root).expanduser()
+        root = self._source_root()
         index = scan_spreads(root, self.max_sequences)
         cache = open_cache(index, self.cache_dir)
         ids = [s.seq_id for s in cache.sequences]
@@ -119,6 +114,20 @@ class FireSpreadData:
         self.index = index  # source file paths, for tools that need the original PNGs
         self._cache = cache
         return self
+
+    def _source_root(self) -> Path:
+        if self.root is None:
+            from emberformer.data.generate import embedded_root  # the simulator stack loads only when needed
+
+            return Path(embedded_root())
+        return Path(self.root).expanduser()
+
+    def source_fingerprint(self) -> str:
+        """The fingerprint of the source files (as the cache keys them) without building the cache:
+        tells whether results computed earlier came from the same data."""
+        if self._cache is not None:
+            return self._cache.path.name
+        return fingerprint(scan_spreads(self._source_root(), self.max_sequences))
 
     @property
     def cache(self) -> SpreadsCache:
