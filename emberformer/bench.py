@@ -9,7 +9,7 @@ Arguments are key=value (OmegaConf dotlist). Every mode prints a table and write
 
 - `mode=step` (default) times forward + backward + AdamW on synthetic fires at given shapes.
   `model.name` picks emberformer (default) or unet; other `model.*` keys are constructor
-  arguments (e.g. model.spatial.decoder=unet, model.skip_quiet_patches=true). `size` is an int
+  arguments (e.g. model.spatial.decoder=unet, model.skip_quiet_patches=false). `size` is an int
   or HxW; `patch` is short for model.patch_size; `burn` is the fraction of the image burned at
   the last observed step (it sets how many patches are quiet). Prints the median s/step,
   samples/s, the split temporal / spatial / loss+optimizer and the peak memory (process peak

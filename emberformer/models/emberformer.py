@@ -37,7 +37,7 @@ class EmberFormer(SpreadModel):
         max_history: int = 64,
         spatial: Mapping | None = None,
         freeze_epochs: int = 0,
-        skip_quiet_patches: bool = False,
+        skip_quiet_patches: bool = True,
         checkpoint_temporal: bool = True,
     ):
         super().__init__()
