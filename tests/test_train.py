@@ -57,7 +57,7 @@ def test_two_epoch_run_prints_the_guide_console_output(finished_run):
     out = proc.stdout
     assert "Starting Training: 2 epochs" in out
     for line in ("Model: EmberFormer", "Train samples:", "Val samples:", "Batch size: 4",
-                 "LR temporal: 1.00e-03, LR spatial: 1.00e-04", "Loss: BCE (0.5) + Dice (0.5)",
+                 "LR temporal: 1.00e-03, LR spatial: 1.00e-03", "Loss: BCE (0.5) + Dice (0.5)",
                  "Early stopping: enabled (patience=10, monitor=val/f1)", "W&B run:"):
         assert line in out, line
     assert "[Epoch  1/2] BCE+Dice | train: loss=" in out and "[Epoch  2/2] BCE+Dice" in out
