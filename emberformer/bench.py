@@ -179,6 +179,17 @@ class StageClock:
         }
 
 
+def _model_fields(model, model_args: dict, device: torch.device) -> dict:
+    """What the step and loop results say about the model and where it ran."""
+    return {
+        "model": model.describe(),
+        "model_args": model_args,
+        "params": sum(p.numel() for p in model.parameters()),
+        "device": _device_name(device),
+        "threads": torch.get_num_threads(),
+    }
+
+
 def run_step(cfg) -> dict:
     from emberformer.training.hardware import Hardware
 
@@ -232,11 +243,7 @@ def run_step(cfg) -> dict:
     median = statistics.median(times)
     return {
         "mode": "step",
-        "model": model.describe(),
-        "model_args": model_args,
-        "params": sum(p.numel() for p in model.parameters()),
-        "device": _device_name(device),
-        "threads": torch.get_num_threads(),
+        **_model_fields(model, model_args, device),
         "shape": {"batch": cfg.batch, "T": cfg.T, "height": height, "width": width, "channels": cfg.channels},
         "precision": cfg.precision,
         "compile": bool(cfg.compile),
@@ -441,11 +448,7 @@ def run_loop(cfg) -> dict:
     busy = sum(step_s)
     return {
         "mode": "loop",
-        "model": model.describe(),
-        "model_args": model_args,
-        "params": sum(p.numel() for p in model.parameters()),
-        "device": _device_name(device),
-        "threads": torch.get_num_threads(),
+        **_model_fields(model, model_args, device),
         "hardware": {"preset": cfg.hardware, "device": hardware.device, "precision": hardware.precision,
                      **kwargs, "channels_last": bool(hardware.channels_last), "compile": bool(hardware.compile)},
         "data": _data_summary(data, loader),
