@@ -199,8 +199,9 @@ def run_step(cfg) -> dict:
         raise ConfigError("device=cuda but torch sees no CUDA device; use device=cpu")
     device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
                           "cpu" if cfg.device == "auto" else cfg.device)
-    # The loop's own autocast and loss scaling, so the step times what training runs.
-    hardware = Hardware(device=str(device), precision=cfg.precision, num_threads=None)
+    # The loop's own autocast, loss scaling, memory format and compilation: the step times what training runs.
+    hardware = Hardware(device=str(device), precision=cfg.precision, num_threads=None,
+                        channels_last=cfg.channels_last, compile=cfg.compile)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     height, width = _parse_size(cfg.size)
     torch.manual_seed(cfg.seed)
@@ -209,9 +210,7 @@ def run_step(cfg) -> dict:
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.param_groups(cfg.lr, cfg.lr, 0.01))
     scaler = hardware.grad_scaler()
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    trained = torch.compile(model) if cfg.compile else model
+    trained = hardware.prepare(model)
 
     generator = torch.Generator().manual_seed(cfg.seed)
     batch = synthetic_batch(cfg.batch, cfg.T, height, width, cfg.channels, cfg.wind_features, cfg.burn, generator)
@@ -417,12 +416,7 @@ def run_loop(cfg) -> dict:
     if loss_fn.needs_positive_fraction():
         loss_fn.set_positive_fraction(data.positive_fraction("train"))
     loader, kwargs = train_loader(data, cfg, hardware)
-    # As train.py does: the presets' memory format and compilation are part of what is timed.
-    trained = model
-    if hardware.channels_last:
-        model.to(memory_format=torch.channels_last)
-    if hardware.compile:
-        trained = torch.compile(model)
+    trained = hardware.prepare(model)  # as train.py does: memory format and compilation are timed too
 
     total = cfg.warmup + cfg.steps
     composed.train.epochs = math.ceil(total / len(loader))  # for the progress bar's "Epoch i/N"

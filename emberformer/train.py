@@ -259,11 +259,8 @@ def train(cfg: DictConfig) -> float:
         restore_rng_state(resume["rng"])
         start_epoch, global_step = resume["epoch"] + 1, resume["step"]
 
-    if hardware.channels_last:
-        model.to(memory_format=torch.channels_last)
-
     def wrap_for_training() -> torch.nn.Module:
-        wrapped = torch.compile(model) if hardware.compile else model
+        wrapped = hardware.prepare(model)
         if dist_env.enabled and optimizer is not None:
             wrapped = torch.nn.parallel.DistributedDataParallel(
                 wrapped, device_ids=[dist_env.local_rank] if hardware.is_cuda else None)

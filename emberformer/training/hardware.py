@@ -53,6 +53,13 @@ class Hardware:
             return contextlib.nullcontext()
         return torch.autocast(device_type=torch.device(self.device).type, dtype=_AMP_DTYPES[self.precision])
 
+    def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model as this preset trains it: weights in channels_last (in place) if asked, and
+        the torch.compile'd module to call if asked (its parameters are the model's own)."""
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        return torch.compile(model) if self.compile else model
+
     def grad_scaler(self) -> torch.amp.GradScaler:
         # Only fp16 needs loss scaling; a disabled scaler is a pass-through that keeps the loop uniform.
         return torch.amp.GradScaler(torch.device(self.device).type, enabled=self.precision == "fp16")
