@@ -117,8 +117,9 @@ def _reusable(metrics_path: Path, best: Path, split: str, pred_thresh, data_fing
     return results if same else None
 
 
-def evaluate_job(job_dir: Path, split: str, device: str) -> tuple[dict, Path, bool]:
-    """(results, metrics.json path, reused) for the best.pt of one job."""
+def evaluate_job(job_dir: Path, split: str, device: str, fingerprints: dict) -> tuple[dict, Path, bool]:
+    """(results, metrics.json path, reused) for the best.pt of one job. `fingerprints` remembers
+    the source fingerprint of each data config met, so a sweep's shared data is scanned once."""
     best = job_dir / "checkpoints" / "best.pt"
     if not best.is_file():
         raise DataError(f"{best}: missing; the job finished without writing a best checkpoint")
@@ -127,8 +128,10 @@ def evaluate_job(job_dir: Path, split: str, device: str) -> tuple[dict, Path, bo
     if config_path.is_file():
         job_cfg = OmegaConf.load(config_path)
         pred_thresh = OmegaConf.select(job_cfg, "metrics.pred_thresh")
-        results = _reusable(out / "metrics.json", best, split, pred_thresh,
-                            config_lib.build(job_cfg.data).source_fingerprint())
+        data_key = OmegaConf.to_yaml(job_cfg.data)
+        if data_key not in fingerprints:
+            fingerprints[data_key] = config_lib.build(job_cfg.data).source_fingerprint()
+        results = _reusable(out / "metrics.json", best, split, pred_thresh, fingerprints[data_key])
         if results is not None:
             return results, out / "metrics.json", True
     results, out = evaluate(best, split=split, out_dir=out, device=device)
@@ -143,13 +146,13 @@ def collect(root: Path, split: str = "test", device: str = "auto") -> tuple[list
         jobs += [(str(job.path.relative_to(root)), job) for job in sweep.jobs]
     jobs.sort(key=lambda item: _natural_key(item[0]))
 
-    evaluated, skipped = [], []
+    evaluated, skipped, fingerprints = [], [], {}
     for i, (name, job) in enumerate(jobs, start=1):
         if job.status not in FINISHED:
             skipped.append(Skipped(name, job.status, sweep_lib._note(job)))  # its error, or how to resume
             continue
         try:
-            results, metrics_path, reused = evaluate_job(job.path, split, device)
+            results, metrics_path, reused = evaluate_job(job.path, split, device, fingerprints)
         except EmberFormerError as err:  # one unusable checkpoint must not hide the others
             skipped.append(Skipped(name, job.status, f"not evaluated: {err}"))
             continue
