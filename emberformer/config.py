@@ -23,7 +23,7 @@ def _loss_complement(weight) -> float:
 def _if_pretrained(pretrained, when_pretrained, from_scratch):
     """`${if_pretrained:${model.spatial.pretrained},1e-4,${.lr_temporal}}`: a value that depends
     on whether the decoder starts from pre-trained weights (anything but false / null)."""
-    return when_pretrained if pretrained not in (False, None, "false", "False", "") else from_scratch
+    return when_pretrained if pretrained else from_scratch
 
 
 for _name, _resolver in (("loss_complement", _loss_complement), ("if_pretrained", _if_pretrained)):
