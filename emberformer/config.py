@@ -1,6 +1,6 @@
 """Config composition helpers and the up-front validation of a composed config.
 
-Everything here runs before any data loads, so a typo costs seconds, not an epoch.
+`validate` and the group constructors run before any data loads, so a typo costs seconds, not an epoch.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from emberformer.errors import ConfigError, EmberFormerError
-from emberformer.metrics import METRIC_NAMES
+from emberformer.errors import EmberFormerError, is_number, require
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -30,60 +29,25 @@ for _name, _resolver in (("loss_complement", _loss_complement), ("if_pretrained"
     if not OmegaConf.has_resolver(_name):
         OmegaConf.register_new_resolver(_name, _resolver)
 
-MONITORABLE = tuple(f"val/{name}" for name in ("loss", *METRIC_NAMES))
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigError(message)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def validate(cfg: DictConfig) -> None:
-    """Raise ConfigError (one line: key, value, fix) for values that would fail later or silently mislead."""
-    es = cfg.early_stopping
-    _require(_is_number(es.patience) and es.patience >= 0 and int(es.patience) == es.patience,
-             f"early_stopping.patience={es.patience} must be a whole number >= 0 (e.g. early_stopping.patience=10)")
-    _require(_is_number(es.min_delta) and es.min_delta >= 0,
-             f"early_stopping.min_delta={es.min_delta} must be >= 0 (e.g. early_stopping.min_delta=0.001)")
-    _require(es.mode in ("min", "max"), f"early_stopping.mode={es.mode} must be 'min' or 'max'")
-    _require(es.monitor in MONITORABLE,
-             f"early_stopping.monitor={es.monitor} is not a logged metric; choose one of {', '.join(MONITORABLE)}")
+    """Check what no group's constructor owns: the `train.*` and `metrics.*` keys of conf/train.yaml.
 
-    hw = cfg.hardware
-    _require(_is_number(hw.batch_size) and int(hw.batch_size) == hw.batch_size and hw.batch_size >= 1,
-             f"hardware.batch_size={hw.batch_size} must be a whole number >= 1 (e.g. hardware.batch_size=8)")
-    _require(_is_number(hw.num_workers) and hw.num_workers >= 0,
-             f"hardware.num_workers={hw.num_workers} must be >= 0")
-    _require(hw.precision in ("auto", "fp32", "bf16", "fp16"),
-             f"hardware.precision={hw.precision} must be one of auto, fp32, bf16, fp16")
-
-    opt = cfg.optimizer
-    for key in ("lr_temporal", "lr_spatial", "weight_decay"):
-        _require(_is_number(opt[key]) and opt[key] >= 0, f"optimizer.{key}={opt[key]} must be a number >= 0 (e.g. 1e-4)")
-
+    Each group checks its own values when it is built (EarlyStopping, Hardware, AdamWRecipe,
+    the losses, WandbLogger, FireSpreadData, the models), and the training run builds them before
+    any data loads. Raises ConfigError (one line: key, value, what it must be)."""
     tr = cfg.train
-    _require(_is_number(tr.epochs) and tr.epochs >= 1, f"train.epochs={tr.epochs} must be >= 1")
-    _require(tr.nan_policy in ("stop", "skip"), f"train.nan_policy={tr.nan_policy} must be 'stop' or 'skip'")
-    _require(tr.grad_clip is None or (_is_number(tr.grad_clip) and tr.grad_clip > 0),
-             f"train.grad_clip={tr.grad_clip} must be > 0, or null to disable clipping")
+    require(is_number(tr.epochs) and tr.epochs >= 1, f"train.epochs={tr.epochs} must be >= 1")
+    require(tr.nan_policy in ("stop", "skip"), f"train.nan_policy={tr.nan_policy} must be 'stop' or 'skip'")
+    require(tr.grad_clip is None or (is_number(tr.grad_clip) and tr.grad_clip > 0),
+            f"train.grad_clip={tr.grad_clip} must be > 0, or null to disable clipping")
     for key in ("limit_train_batches", "limit_val_batches"):
-        _require(tr[key] is None or (_is_number(tr[key]) and tr[key] >= 1), f"train.{key}={tr[key]} must be >= 1 or null")
+        require(tr[key] is None or (is_number(tr[key]) and tr[key] >= 1), f"train.{key}={tr[key]} must be >= 1 or null")
 
     m = cfg.metrics
-    _require(_is_number(m.pred_thresh) and 0 < m.pred_thresh < 1,
-             f"metrics.pred_thresh={m.pred_thresh} must lie strictly between 0 and 1 (e.g. 0.5)")
-    _require(_is_number(m.log_metrics_every) and m.log_metrics_every >= 1,
-             f"metrics.log_metrics_every={m.log_metrics_every} must be >= 1")
-
-    _require(cfg.logger.mode in ("online", "offline", "disabled"),
-             f"logger.mode={cfg.logger.mode} must be online, offline or disabled")
-    data = cfg.data
-    _require(_is_number(data.max_history) and data.max_history >= 1,
-             f"data.max_history={data.max_history} must be >= 1")
+    require(is_number(m.pred_thresh) and 0 < m.pred_thresh < 1,
+            f"metrics.pred_thresh={m.pred_thresh} must lie strictly between 0 and 1 (e.g. 0.5)")
+    require(is_number(m.log_metrics_every) and m.log_metrics_every >= 1,
+            f"metrics.log_metrics_every={m.log_metrics_every} must be >= 1")
 
 
 def build(node, **kwargs):
@@ -100,3 +64,22 @@ def build(node, **kwargs):
         if cause is not None:
             raise cause from None
         raise
+
+
+def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """conf/train.yaml composed with `overrides`, as `python -m emberformer.train` would, without a run.
+
+    For the commands that reuse the training presets outside a Hydra run (bench, tests)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return hydra_compose(config_name="train", overrides=list(overrides))
+
+
+def model_preset(name: str) -> dict:
+    """The constructor arguments of conf/model/<name>.yaml (its defaults applied, `_target_` dropped):
+    the one definition of, e.g., the tiny EmberFormer that debug=fast, bench and the tests share."""
+    node = OmegaConf.to_container(compose([f"model={name}"]).model, resolve=True)
+    node.pop("_target_")
+    return node

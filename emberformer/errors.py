@@ -30,6 +30,20 @@ class CheckpointError(EmberFormerError):
     """A checkpoint that can't be loaded or doesn't fit the config."""
 
 
+def is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def is_whole(value, minimum: int) -> bool:
+    return is_number(value) and int(value) == value and value >= minimum
+
+
+def require(condition: bool, message: str) -> None:
+    """The config checks' one form: a ConfigError naming `key=value` and what it must be."""
+    if not condition:
+        raise ConfigError(message)
+
+
 def show_tracebacks() -> bool:
     return any(os.environ.get(v, "") not in ("", "0") for v in ("HYDRA_FULL_ERROR", "EMBERFORMER_DEBUG"))
 

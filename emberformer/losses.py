@@ -14,9 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from emberformer.errors import ConfigError
-
-# Written into padded target pixels so that smp's losses skip them.
-_IGNORE = -1
+from emberformer.metrics import IGNORE_INDEX
 
 
 def _check_non_negative(**values: float) -> None:
@@ -33,7 +31,7 @@ def _masked_bce(logits, target, pixel_mask, pos_weight: float) -> torch.Tensor:
 
 
 def _ignoring_padding(target, pixel_mask) -> torch.Tensor:
-    return torch.where(pixel_mask, target, torch.full_like(target, _IGNORE))
+    return torch.where(pixel_mask, target, torch.full_like(target, IGNORE_INDEX))
 
 
 class FireLoss(nn.Module):
@@ -84,7 +82,7 @@ class BCEDiceLoss(FireLoss):
         if bce_weight + dice_weight == 0:
             raise ConfigError("loss.bce_weight and loss.dice_weight are both 0: give at least one a positive weight")
         self.bce_weight, self.dice_weight, self.pos_weight = float(bce_weight), float(dice_weight), float(pos_weight)
-        self.dice = smp.losses.DiceLoss(mode="binary", from_logits=True, ignore_index=_IGNORE)
+        self.dice = smp.losses.DiceLoss(mode="binary", from_logits=True, ignore_index=IGNORE_INDEX)
 
     def describe(self) -> str:
         return f"BCE ({self.bce_weight:g}) + Dice ({self.dice_weight:g})"
@@ -105,7 +103,7 @@ class FocalTverskyLoss(FireLoss):
         super().__init__()
         _check_non_negative(alpha=alpha, beta=beta, gamma=gamma)
         self.alpha, self.beta, self.gamma = float(alpha), float(beta), float(gamma)
-        self.tversky = smp.losses.TverskyLoss(mode="binary", from_logits=True, ignore_index=_IGNORE,
+        self.tversky = smp.losses.TverskyLoss(mode="binary", from_logits=True, ignore_index=IGNORE_INDEX,
                                               alpha=alpha, beta=beta, gamma=gamma)
 
     def describe(self) -> str:

@@ -17,12 +17,14 @@ from torchmetrics.classification import (
 
 # Short names used in W&B keys (`val/f1_epoch`) and in the console line.
 METRIC_NAMES = ("prec", "rec", "f1", "iou", "acc")
-_IGNORE = -1
+# The label of pixels that never count (padding; for some views, pixels outside the view): the
+# metrics here, the evaluation's metrics and smp's losses all skip it as `ignore_index`.
+IGNORE_INDEX = -1
 
 
 def fire_metrics(pred_thresh: float = 0.5, sync_on_compute: bool = True) -> MetricCollection:
     """`sync_on_compute=False` for metrics that only one rank computes (a sync there would deadlock)."""
-    kwargs = dict(threshold=pred_thresh, ignore_index=_IGNORE, sync_on_compute=sync_on_compute)
+    kwargs = dict(threshold=pred_thresh, ignore_index=IGNORE_INDEX, sync_on_compute=sync_on_compute)
     return MetricCollection({
         "prec": BinaryPrecision(**kwargs),
         "rec": BinaryRecall(**kwargs),
@@ -35,5 +37,5 @@ def fire_metrics(pred_thresh: float = 0.5, sync_on_compute: bool = True) -> Metr
 def metric_inputs(logits: torch.Tensor, target: torch.Tensor, pixel_mask: torch.Tensor):
     """(probabilities, integer targets with padding marked ignored) for `MetricCollection.update`."""
     probs = torch.sigmoid(logits.detach().float())
-    labels = torch.where(pixel_mask, target.long(), torch.full_like(target, _IGNORE, dtype=torch.long))
+    labels = torch.where(pixel_mask, target.long(), torch.full_like(target, IGNORE_INDEX, dtype=torch.long))
     return probs, labels

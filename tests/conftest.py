@@ -58,17 +58,14 @@ def make_spreads(tmp_path_factory):
 
 
 # A tiny EmberFormer trained once per test session, for the tools that read a finished run.
+# debug=fast trains the tiny EmberFormer (conf/model/emberformer_tiny.yaml).
 TINY_TRAIN = ["debug=fast", "hardware=cpu", "logger.mode=offline", "train.limit_train_batches=1",
-              "train.limit_val_batches=null",  # the whole val split, so evaluate can reproduce val_metrics
-              "model.d_model=16", "model.nhead=2", "model.dim_feedforward=32",
-              "model.spatial.segformer_config.hidden_sizes=[8,16,24,32]",
-              "model.spatial.segformer_config.num_attention_heads=[1,1,1,1]",
-              "model.spatial.segformer_config.decoder_hidden_size=16"]
+              "train.limit_val_batches=null"]  # the whole val split, so evaluate can reproduce val_metrics
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    """A finished two-epoch training run of a ~0.2M-parameter EmberFormer."""
+    """A finished two-epoch training run of the tiny (~0.3M-parameter) EmberFormer."""
     from cli import run_module
 
     run_dir = tmp_path_factory.mktemp("tiny_training_run")

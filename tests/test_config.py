@@ -63,7 +63,7 @@ def test_every_option_composes_validates_and_instantiates(group, option):
     config_lib.validate(cfg)
     obj = config_lib.build(cfg[group])
     if group == "optimizer":
-        assert callable(obj)  # partial: the loop passes the model
+        assert callable(obj)  # the loop passes the model
     else:
         assert obj is not None
 
@@ -108,8 +108,15 @@ def test_dice_weight_follows_bce_weight_unless_set():
 ])
 def test_invalid_values_fail_validation_with_the_key(override, key):
     with pytest.raises(ConfigError, match=key.replace("[", r"\[")) as info:
-        config_lib.validate(make_cfg(override))
+        check_before_data(make_cfg(override))
     assert "\n" not in str(info.value)
+
+
+def check_before_data(cfg) -> None:
+    """What a training run checks before any data loads: `validate`, then each group's constructor."""
+    config_lib.validate(cfg)
+    for group in ("hardware", "loss", "early_stopping", "optimizer", "logger"):
+        config_lib.build(cfg[group])
 
 
 def test_negative_loss_weight_fails_at_instantiation():

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from emberformer.data.dataset import normalise_static
+from emberformer.data.features import normalise_static
 from emberformer.data.layout import (
     SequenceSource,
     SpreadsIndex,

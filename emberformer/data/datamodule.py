@@ -16,8 +16,10 @@ import numpy as np
 from torch.utils.data import DataLoader, DistributedSampler
 
 from emberformer.data.cache import SpreadsCache, fingerprint, open_cache
-from emberformer.data.dataset import WIND_FEATURES, FireSpreadDataset, WindStats, collate_spreads, encode_wind
-from emberformer.data.layout import scan_spreads
+from emberformer.data.collate import collate_spreads
+from emberformer.data.dataset import FireSpreadDataset
+from emberformer.data.features import WIND_FEATURES, WindStats, encode_wind
+from emberformer.data.layout import EMBEDDED_ROOT, scan_spreads
 from emberformer.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
@@ -117,9 +119,7 @@ class FireSpreadData:
 
     def _source_root(self) -> Path:
         if self.root is None:
-            from emberformer.data.generate import embedded_root  # the simulator stack loads only when needed
-
-            return Path(embedded_root())
+            return EMBEDDED_ROOT
         return Path(self.root).expanduser()
 
     def source_fingerprint(self) -> str:
@@ -180,7 +180,7 @@ class FireSpreadData:
     def loader(self, split: str, batch_size: int, num_workers: int = 0, pin_memory: bool = False,
                persistent_workers: bool = False, shuffle: bool | None = None, distributed: bool = False,
                seed: int = 0, drop_last: bool = False) -> DataLoader:
-        """A DataLoader of collated batches (see the batch contract in dataset.collate_spreads).
+        """A DataLoader of collated batches (the batch contract: emberformer/data/collate.py).
 
         With distributed=True each rank gets a DistributedSampler: call `loader.sampler.set_epoch(e)`
         every epoch so the shuffle changes. An empty split yields no batches.

@@ -9,8 +9,8 @@ fire_frames/sequence_NNN/*.png     fire state per step; green channel == 231 mea
 isochrones/sequence_NNN/*.png      target mask per step, same encoding
 ```
 A fire frame and an isochrone at step t both hold the area burned by time t (cumulative).
-The embedded dataset is written by `write_organized_spreads` so that it goes through the
-same reader as the research group's data.
+The embedded dataset (`EMBEDDED_ROOT`, the default data) is written in this layout by
+`write_organized_spreads`, so that it goes through the same reader as the research group's data.
 
 Read side: `scan_spreads` checks the structure cheaply (folders, headers, ids, windows) and
 returns a `SpreadsIndex`; `read_landscape`, `read_weather`, `check_png_sizes` and `read_mask`
@@ -40,6 +40,8 @@ WEATHER_HISTORY_NAME = "WeatherHistory.csv"
 WEATHERS_DIR = "Weathers"
 FRAMES_DIR = "fire_frames"
 ISOCHRONES_DIR = "isochrones"
+# The simulated dataset shipped with the package (emberformer/data/generate writes it).
+EMBEDDED_ROOT = Path(__file__).resolve().parent / "embedded"
 FIRE_GREEN = 231
 NODATA = -9999.0
 # RGB written for fire / background pixels; only the green channel carries meaning.
@@ -51,9 +53,12 @@ def sequence_dirname(seq_id: int) -> str:
     return f"sequence_{seq_id:03d}"
 
 
-def natural_key(path: Path) -> list:
-    """Sort `frame_2.png` before `frame_10.png`."""
-    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", path.name)]
+def natural_key(name: str | Path) -> tuple:
+    """The project's one natural sort key: `frame_2.png` before `frame_10.png`, job `9` before `10`.
+
+    Text and numbers alternate at fixed positions (re.split keeps the digit runs at odd indices),
+    so an int never meets a str."""
+    return tuple(int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", str(name)))
 
 
 def encode_mask(mask: np.ndarray) -> Image.Image:

@@ -71,6 +71,37 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return flat
 
 
+def training_state(model, optimizer, scheduler, scaler, stopper, *, epoch: int, step: int, config: dict,
+                   wandb_run_id: str | None, val_metrics: dict) -> dict:
+    """Everything a resume needs after `epoch` completed epochs (optimizer/scheduler are None for
+    a model with nothing to train)."""
+    return {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "scaler": scaler.state_dict(),
+        "early_stopping": stopper.state_dict(),
+        "epoch": epoch,
+        "step": step,
+        "rng": rng_state(),
+        "config": config,
+        "wandb_run_id": wandb_run_id,
+        "val_metrics": val_metrics,
+    }
+
+
+def restore_training_state(state: dict, model, optimizer, scheduler, scaler, stopper) -> tuple[int, int]:
+    """Load a `training_state` back into the run's objects; returns (first epoch to run, global step)."""
+    model.load_state_dict(state["model"])
+    if optimizer is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+    scaler.load_state_dict(state["scaler"])
+    stopper.load_state_dict(state["early_stopping"])
+    restore_rng_state(state["rng"])
+    return state["epoch"] + 1, state["step"]
+
+
 def rng_state() -> dict:
     state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():

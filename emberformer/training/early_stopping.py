@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 
-from emberformer.errors import ConfigError
+from emberformer.errors import ConfigError, is_number, is_whole, require
+from emberformer.metrics import METRIC_NAMES
+
+MONITORABLE = tuple(f"val/{name}" for name in ("loss", *METRIC_NAMES))
 
 
 class EarlyStopping:
@@ -16,10 +19,13 @@ class EarlyStopping:
 
     def __init__(self, enabled: bool = True, patience: int = 10, min_delta: float = 0.001,
                  monitor: str = "val/f1", mode: str = "max"):
-        if mode not in ("min", "max"):
-            raise ConfigError(f"early_stopping.mode={mode} must be 'min' or 'max'")
-        if patience < 0 or min_delta < 0:
-            raise ConfigError(f"early_stopping.patience={patience} and min_delta={min_delta} must be >= 0")
+        require(is_whole(patience, 0),
+                f"early_stopping.patience={patience} must be a whole number >= 0 (e.g. early_stopping.patience=10)")
+        require(is_number(min_delta) and min_delta >= 0,
+                f"early_stopping.min_delta={min_delta} must be >= 0 (e.g. early_stopping.min_delta=0.001)")
+        require(mode in ("min", "max"), f"early_stopping.mode={mode} must be 'min' or 'max'")
+        require(monitor in MONITORABLE,
+                f"early_stopping.monitor={monitor} is not a logged metric; choose one of {', '.join(MONITORABLE)}")
         self.enabled, self.patience, self.min_delta = enabled, int(patience), float(min_delta)
         self.monitor, self.mode = monitor, mode
         self.best_value = -math.inf if mode == "max" else math.inf

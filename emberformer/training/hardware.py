@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from emberformer.errors import ConfigError
+from emberformer.errors import ConfigError, is_number, is_whole, require
 
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -25,6 +25,10 @@ class Hardware:
     compile: bool = False
 
     def __post_init__(self):
+        require(is_whole(self.batch_size, 1),
+                f"hardware.batch_size={self.batch_size} must be a whole number >= 1 (e.g. hardware.batch_size=8)")
+        require(is_number(self.num_workers) and self.num_workers >= 0,
+                f"hardware.num_workers={self.num_workers} must be >= 0")
         if self.device == "auto":
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
         if self.device.startswith("cuda") and not torch.cuda.is_available():

@@ -6,33 +6,42 @@ import math
 
 import torch
 
-from emberformer.errors import ConfigError
+from emberformer.errors import is_number, is_whole, require
 
 
-def build_adamw(model, lr_temporal: float, lr_spatial: float, weight_decay: float,
-                betas=(0.9, 0.999), schedule: str = "cosine", warmup_epochs: int = 0, epochs: int = 1):
-    """Return (optimizer, scheduler), or (None, None) for a model with nothing to train (persistence).
+class AdamWRecipe:
+    """The `optimizer=` settings, checked when the config is built (before any data loads);
+    calling it with the model gives (optimizer, scheduler), or (None, None) for a model with
+    nothing to train (persistence).
 
     The temporal/spatial split comes from `model.param_groups`, so the loop never matches names.
     """
-    groups = [g for g in model.param_groups(lr_temporal, lr_spatial, weight_decay) if g["params"]]
-    if not groups:
-        return None, None
-    if schedule not in ("cosine", "constant"):
-        raise ConfigError(f"optimizer.schedule={schedule} must be 'cosine' or 'constant'")
-    optimizer = torch.optim.AdamW(groups, betas=tuple(betas))
 
-    def lr_factor(epoch_index: int) -> float:
-        # Stepped once per epoch: linear warm-up, then cosine down to 1% of the base LR.
-        if epoch_index < warmup_epochs:
-            return (epoch_index + 1) / (warmup_epochs + 1)
-        if schedule == "constant":
+    def __init__(self, lr_temporal: float, lr_spatial: float, weight_decay: float, betas=(0.9, 0.999),
+                 schedule: str = "cosine", warmup_epochs: int = 0):
+        for key, value in (("lr_temporal", lr_temporal), ("lr_spatial", lr_spatial), ("weight_decay", weight_decay)):
+            require(is_number(value) and value >= 0, f"optimizer.{key}={value} must be a number >= 0 (e.g. 1e-4)")
+        require(schedule in ("cosine", "constant"), f"optimizer.schedule={schedule} must be 'cosine' or 'constant'")
+        require(is_whole(warmup_epochs, 0), f"optimizer.warmup_epochs={warmup_epochs} must be a whole number >= 0")
+        self.lr_temporal, self.lr_spatial, self.weight_decay = lr_temporal, lr_spatial, weight_decay
+        self.betas, self.schedule, self.warmup_epochs = tuple(betas), schedule, int(warmup_epochs)
+
+    def __call__(self, model, epochs: int = 1):
+        groups = [g for g in model.param_groups(self.lr_temporal, self.lr_spatial, self.weight_decay) if g["params"]]
+        if not groups:
+            return None, None
+        optimizer = torch.optim.AdamW(groups, betas=self.betas)
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda index: self.lr_factor(index, epochs))
+
+    def lr_factor(self, epoch_index: int, epochs: int) -> float:
+        """Stepped once per epoch: linear warm-up, then cosine down to 1% of the base LR."""
+        warmup = self.warmup_epochs
+        if epoch_index < warmup:
+            return (epoch_index + 1) / (warmup + 1)
+        if self.schedule == "constant":
             return 1.0
-        progress = (epoch_index - warmup_epochs) / max(1, epochs - warmup_epochs)
+        progress = (epoch_index - warmup) / max(1, epochs - warmup)
         return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    return optimizer, scheduler
 
 
 def group_lrs(optimizer) -> dict[str, float]:

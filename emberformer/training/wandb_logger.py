@@ -18,6 +18,10 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from emberformer.errors import require
+
+MODES = ("online", "offline", "disabled")
+
 # Epoch-level keys are plotted against the epoch, the rest against the optimizer step.
 # (W&B accepts only trailing globs here, hence the explicit train/ names.)
 EPOCH_KEY_PATTERNS = ("val/*", "early_stop/*", "train/lr_*", "train/T_avg_epoch",
@@ -59,6 +63,7 @@ class WandbLogger:
     def __init__(self, project: str = "emberformer", entity: str | None = None, mode: str = "online",
                  group: str | None = None, tags: list | None = None, name: str | None = None,
                  log_checkpoints: bool = True):
+        require(mode in MODES, f"logger.mode={mode} must be online, offline or disabled")
         self.project, self.entity, self.mode = project, entity, mode
         self.group, self.tags, self.name = group, list(tags or []), name
         self.log_checkpoints = log_checkpoints

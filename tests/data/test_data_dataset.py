@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from emberformer.data import FireSpreadData, WindStats, collate_spreads, encode_wind
-from emberformer.data.dataset import normalise_static
+from emberformer.data.features import normalise_static
 from emberformer.data.layout import read_landscape, read_weather
 
 LENGTHS = (2, 5, 25)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import torch
 
-# A SegFormer small enough for tests to train in seconds (the MiT-b1 default has 13.7M params).
-TINY_SEGFORMER = {
-    "hidden_sizes": [8, 16, 32, 64],
-    "num_attention_heads": [1, 1, 2, 4],
-    "depths": [1, 1, 1, 1],
-    "decoder_hidden_size": 16,
-}
-TINY_TEMPORAL = {"patch_size": 8, "d_model": 32, "nhead": 4, "num_layers": 1, "dim_feedforward": 64}
+from emberformer.config import model_preset
+
+# The project's one tiny EmberFormer (conf/model/emberformer_tiny.yaml, what debug=fast trains):
+# its SegFormer trains in seconds (the MiT-b1 default has 13.7M params). The test images are
+# 32 px, hence patches of 8.
+TINY = model_preset("emberformer_tiny")
+TINY_SEGFORMER = TINY["spatial"]["segformer_config"]
+TINY_TEMPORAL = {**{k: TINY[k] for k in ("d_model", "nhead", "num_layers", "dim_feedforward")}, "patch_size": 8}
 
 
 def make_batch(lengths, steps: int, height: int, width: int, channels: int = 3, seed: int = 0) -> dict:

@@ -15,8 +15,7 @@ from omegaconf import OmegaConf
 from torchmetrics.classification import BinaryAveragePrecision, BinaryCalibrationError
 
 from emberformer import config as config_lib
-from emberformer.eval_metrics import (
-    IGNORE_INDEX,
+from emberformer.analysis.metrics import (
     BinnedAveragePrecision,
     BinnedCalibrationError,
     FireEvaluation,
@@ -24,7 +23,7 @@ from emberformer.eval_metrics import (
     growth_labels,
     newly_burned,
 )
-from emberformer.metrics import metric_inputs
+from emberformer.metrics import IGNORE_INDEX, metric_inputs
 
 from cli import run_module
 
@@ -107,7 +106,7 @@ def test_newly_burned_is_target_minus_last_fire_and_padding_never_counts():
     assert newly_burned(target, last).tolist() == [[[[False, False, True, False], [True, False, False, False]]]]
 
     probs, labels = metric_inputs(torch.zeros_like(target), target, pixel_mask)
-    assert labels[0, 0, :, 3].tolist() == [IGNORE_INDEX] * 2  # the padding label eval_metrics relies on
+    assert labels[0, 0, :, 3].tolist() == [IGNORE_INDEX] * 2  # the padding label analysis.metrics relies on
     growth = growth_labels(labels, last)
     # Burning before (ignored), padding (ignored), new fire (1), still unburned (0).
     assert growth.tolist() == [[[[-1, -1, 1, -1], [1, 0, 0, -1]]]]
@@ -167,7 +166,8 @@ def test_evaluate_command_writes_the_table_figures_and_json(tiny_run, tmp_path):
 def test_evaluating_val_reproduces_the_training_loop_and_logs_to_the_active_wandb_run(tiny_run):
     import wandb
 
-    from emberformer.evaluate import RESULT_FILES, evaluate, log_to_wandb
+    from emberformer.analysis.evaluate import log_to_wandb
+    from emberformer.analysis.scoring import RESULT_FILES, evaluate
 
     ckpt = tiny_run / "checkpoints" / "last.pt"
     results, out = evaluate(ckpt, split="val", device="cpu")
@@ -200,8 +200,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: checkpoint") and len(proc.stderr.strip().splitlines()) == 1
 
+    from emberformer.analysis.scoring import evaluate
     from emberformer.errors import ConfigError
-    from emberformer.evaluate import evaluate
 
     with pytest.raises(ConfigError, match="split=holdout"):
         evaluate(tmp_path / "missing.pt", split="holdout")

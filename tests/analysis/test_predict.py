@@ -8,7 +8,7 @@ from PIL import Image
 from cli import run_module
 
 from emberformer.models import Persistence
-from emberformer.predict import forecast_image, hillshade, rollout, step_scores
+from emberformer.analysis.predict import forecast_image, hillshade, rollout, step_scores
 
 
 def growing_fire(n: int = 8, size: int = 24) -> dict:
@@ -67,7 +67,7 @@ def test_forecast_image_paints_hits_misses_and_false_alarms():
     def pixel(y, x):
         return tuple(image[top + y * scale + scale // 2, x * scale + scale // 2])
 
-    from emberformer.predict import HIT
+    from emberformer.analysis.predict import HIT
     from emberformer.viz import BURNED, NEW_FIRE, PREDICTED
 
     expected = {(4, 4): BURNED, (3, 4): HIT, (6, 4): NEW_FIRE, (4, 3): PREDICTED}
@@ -97,7 +97,7 @@ def test_predict_command_writes_frames_gif_and_per_step_scores(tiny_run, tmp_pat
 
 @pytest.mark.slow
 def test_probability_mode_and_default_folder(tiny_run):
-    from emberformer.predict import predict
+    from emberformer.analysis.predict import predict
 
     report, out = predict(tiny_run / "checkpoints" / "best.pt", 1, steps=2, k=1, mode="prob", device="cpu")
     assert out == tiny_run / "forecast_seq001_k1_prob"
@@ -107,8 +107,8 @@ def test_probability_mode_and_default_folder(tiny_run):
 
 @pytest.mark.slow
 def test_bad_input_is_one_line_and_exit_2(tiny_run):
+    from emberformer.analysis.predict import predict
     from emberformer.errors import DataError
-    from emberformer.predict import predict
 
     ckpt = tiny_run / "checkpoints" / "best.pt"
     proc = run_module("emberformer.predict", f"ckpt={ckpt}", "sequence=1", "k=0")

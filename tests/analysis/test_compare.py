@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from cli import run_module
 
-from emberformer import compare
+from emberformer.analysis import compare
 
 # Flags every sweep shares. debug=fast's model.* keys (d_model, nhead, ...) only fit EmberFormer's
 # constructor, so the U-Net gets its own sweep beside EmberFormer's, in the same folder.

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from emberformer.data import FireSpreadData
-from emberformer.data.bench_io import main, measure_io, png_sample
+from emberformer.bench.io import main, measure_io, png_sample
 
 
 def test_png_baseline_builds_the_same_samples(make_spreads):

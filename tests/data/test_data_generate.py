@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emberformer.data.generate import BAND_NAMES, GenerateConfig, embedded_root, generate, main, parse_args
-from emberformer.data.landscape import NB_URBAN, Landscape, make_landscape, slope_aspect
-from emberformer.data.layout import check_png_sizes, read_landscape, read_mask, read_weather, scan_spreads
+from emberformer.data.generate.generator import BAND_NAMES, GenerateConfig, generate, main, parse_args
+from emberformer.data.generate.landscape import NB_URBAN, Landscape, make_landscape, slope_aspect
+from emberformer.data.layout import EMBEDDED_ROOT, check_png_sizes, read_landscape, read_mask, read_weather, scan_spreads
 from emberformer.errors import ConfigError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -55,7 +55,7 @@ def folder_digest(root: Path) -> str:
 
 
 def test_committed_embedded_dataset_is_complete_and_physical():
-    root = embedded_root()
+    root = EMBEDDED_ROOT
     assert (root / "README.md").is_file()
     assert check_dataset(root) >= 50
 
@@ -79,7 +79,7 @@ def test_landscape_is_seeded_and_has_fuel_and_firebreaks():
 @pytest.fixture
 def simulate():
     pytest.importorskip("pyretechnics")
-    from emberformer.data import simulate
+    from emberformer.data.generate import simulate
 
     return simulate
 

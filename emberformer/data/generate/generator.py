@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -28,16 +27,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from omegaconf import OmegaConf
 
-from emberformer.data.landscape import Landscape, make_landscape, quantise
+from emberformer.cli import parse_arguments, run_command
+from emberformer.data.generate.landscape import Landscape, make_landscape, quantise
 from emberformer.data.layout import (FRAMES_DIR, ISOCHRONES_DIR, LANDSCAPE_DIR, SequenceRecord,
                                      write_organized_spreads)
 from emberformer.errors import ConfigError, exit_on_user_error
 
-# pyretechnics (the `simulate` extra) is imported only where a fire is simulated, so that
-# embedded_root() and the rest of the package work without it.
+# pyretechnics (the `simulate` extra) is imported only where a fire is simulated, so that the
+# command's argument checks and --help work without it.
 if TYPE_CHECKING:
-    from emberformer.data.simulate import FuelMoisture
+    from emberformer.data.generate.simulate import FuelMoisture
 
 BAND_NAMES = ["elevation", "slope", "aspect_sin", "aspect_cos", "fuel_load", "fuel_depth", "nonburnable"]
 BAND_DOCS = {
@@ -51,11 +52,6 @@ BAND_DOCS = {
 }
 MIN_GROWTH_FRACTION = 0.005
 MAX_ATTEMPTS_PER_SEQUENCE = 50
-
-
-def embedded_root() -> Path:
-    """The simulated dataset committed with the package."""
-    return Path(__file__).resolve().parent / "embedded"
 
 
 @dataclass(frozen=True)
@@ -96,30 +92,15 @@ class GenerateConfig:
 
 def parse_args(argv: list[str]) -> GenerateConfig:
     """key=value arguments (Hydra-style overrides) -> a validated GenerateConfig."""
-    fields = {f.name: f for f in dataclasses.fields(GenerateConfig)}
-    values: dict[str, object] = {}
-    for arg in argv:
-        key, sep, raw = arg.partition("=")
-        if not sep or key not in fields:
-            raise ConfigError(f"unknown generator argument {arg!r}: use key=value with key one of {', '.join(fields)}")
-        kind = fields[key].type
-        try:
-            if kind == "bool":
-                if raw.lower() not in ("true", "false"):
-                    raise ValueError
-                values[key] = raw.lower() == "true"
-            else:
-                values[key] = {"int": int, "float": float, "str": str}[kind](raw)
-        except ValueError:
-            raise ConfigError(f"generator argument {arg!r}: {key} must be of type {kind}") from None
-    if "out" not in values:
+    args = parse_arguments(argv, GenerateConfig, example="out=data/sim n_sequences=300 size=400")
+    if OmegaConf.is_missing(args, "out"):
         raise ConfigError("the generator needs out=DIR: the folder to write the dataset into")
-    return GenerateConfig(**values).validate()
+    return GenerateConfig(**OmegaConf.to_container(args)).validate()
 
 
 def static_bands(land: Landscape) -> np.ndarray:
     """The [7, H, W] float32 bands named by BAND_NAMES."""
-    from emberformer.data.simulate import fuel_properties
+    from emberformer.data.generate.simulate import fuel_properties
 
     load, depth = fuel_properties(land.fuel_model)
     flat = np.isnan(land.aspect)
@@ -174,7 +155,7 @@ def draw_ignitions(rng: np.random.Generator, burnable: np.ndarray, wind_from: fl
 
 
 def draw_scenario(rng: np.random.Generator, land: Landscape, cfg: GenerateConfig) -> Scenario | None:
-    from emberformer.data.simulate import FuelMoisture
+    from emberformer.data.generate.simulate import FuelMoisture
 
     side, size = land.shape[0], cfg.size
     y0, x0 = (int(v) for v in rng.integers(0, side - size + 1, 2))
@@ -195,7 +176,7 @@ def draw_scenario(rng: np.random.Generator, land: Landscape, cfg: GenerateConfig
 def simulate_sequence(land: Landscape, scenario: Scenario, cfg: GenerateConfig, seq_id: int
                       ) -> tuple[SequenceRecord | None, str]:
     """Run one fire and apply the keep/drop rule (module docstring). Returns (record, outcome)."""
-    from emberformer.data.simulate import simulate_burned_area
+    from emberformer.data.generate.simulate import simulate_burned_area
 
     # Frame k is observed at time (k + 1) * step: the first step is a spin-up from the ignition
     # point(s) under the first row's wind, so that frame 0 already shows a small fire.
@@ -298,15 +279,11 @@ Static bands (GeoTIFF band descriptions; nodata is not used):
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if any(a in ("-h", "--help") for a in argv):
-        print(__doc__)
-        return
+    run_command(_generate_command, __doc__, argv)
+
+
+def _generate_command(argv: list[str]) -> None:
     cfg = parse_args(argv)
     start = time.perf_counter()
     out = generate(cfg)
     print(f"wrote {cfg.n_sequences} sequences to {out.resolve()} in {time.perf_counter() - start:.1f} s")
-
-
-if __name__ == "__main__":
-    main()

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 from cli import run_module
 
-from emberformer.dashboard import PANELS
-from emberformer.report import build_report, load_history, main, panel_series, smooth
+from emberformer.analysis.panels import PANELS
+from emberformer.analysis.report import build_report, load_history, main, panel_series, smooth
 
 DATA_URI = re.compile(r'src="data:image/(png|gif);base64,([A-Za-z0-9+/=]+)"')
 
@@ -107,8 +107,8 @@ def test_a_folder_without_metrics_is_a_one_line_error(tmp_path, capsys):
 # --------------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_report_of_a_real_run_opens_offline_with_its_evaluations(tiny_run, tmp_path):
-    from emberformer.evaluate import evaluate
-    from emberformer.predict import predict
+    from emberformer.analysis.predict import predict
+    from emberformer.analysis.scoring import evaluate
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("eval_*", "forecast_*", "report.html"))

@@ -10,21 +10,18 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from emberformer import bench
+from emberformer.bench.cli import main, run_cli
+from emberformer.bench.data import BatchClock
+from emberformer.config import model_preset
 from emberformer.errors import ConfigError
 
-TINY = [
-    "model.d_model=32", "model.nhead=4", "model.num_layers=1", "model.dim_feedforward=64",
-    "model.spatial.segformer_config.hidden_sizes=[8,16,32,64]",
-    "model.spatial.segformer_config.num_attention_heads=[1,1,2,4]",
-    "model.spatial.segformer_config.decoder_hidden_size=16",
-]
+TINY = ["model.name=emberformer_tiny"]  # conf/model/emberformer_tiny.yaml, the debug=fast model
 
 
 def test_bench_times_a_step_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    result = bench.run_cli([*TINY, "batch=2", "size=40x56", "patch=8", "T=3", "channels=4", "threads=1",
-                         "steps=2", "warmup=1", f"out={out}"])
+    result = run_cli([*TINY, "batch=2", "size=40x56", "patch=8", "T=3", "channels=4", "threads=1",
+                      "steps=2", "warmup=1", f"out={out}"])
     assert json.loads(out.read_text()) == result
     assert result["shape"] == {"batch": 2, "T": 3, "height": 40, "width": 56, "channels": 4}
     assert result["median_s_per_step"] > 0 and result["samples_per_s"] == pytest.approx(2 / result["median_s_per_step"])
@@ -35,15 +32,15 @@ def test_bench_times_a_step_and_writes_json(tmp_path, capsys):
 
 
 def test_bench_times_the_unet_baseline():
-    result = bench.run_cli(["model.name=unet", "batch=2", "size=64", "T=2", "channels=3", "steps=1"])
+    result = run_cli(["model.name=unet", "batch=2", "size=64", "T=2", "channels=3", "steps=1"])
     assert result["model"].startswith("U-Net baseline") and result["ms"]["temporal"] == 0
 
 
 @pytest.mark.slow
 def test_bench_times_the_fast_paths_together(capsys):
     # bf16 autocast, channels_last and torch.compile (inductor, C++ on the CPU) in one step.
-    result = bench.run_cli([*TINY, "batch=2", "size=32", "patch=8", "T=2", "channels=3", "threads=1", "steps=1",
-                            "precision=bf16", "channels_last=true", "compile=true"])
+    result = run_cli([*TINY, "batch=2", "size=32", "patch=8", "T=2", "channels=3", "threads=1", "steps=1",
+                      "precision=bf16", "channels_last=true", "compile=true"])
     assert (result["precision"], result["compile"], result["channels_last"]) == ("bf16", True, True)
     assert result["ms"] is None and math.isfinite(result["median_s_per_step"])
     assert "bf16+compile+channels_last" in capsys.readouterr().out
@@ -70,13 +67,13 @@ def test_bench_times_the_fast_paths_together(capsys):
 ])
 def test_bad_arguments_are_config_errors(args, message):
     with pytest.raises(ConfigError, match=message):
-        bench.run_cli(args)
+        run_cli(args)
 
 
 @pytest.mark.parametrize("args", [["batch=0x"], ["mode=bogus"]])
 def test_main_reports_a_user_error_in_one_line(args, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        bench.main(args)
+        main(args)
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
 
@@ -97,7 +94,7 @@ class SlowSamples(Dataset):
 
 def test_batch_clock_separates_waiting_for_data_from_the_step():
     loader = DataLoader(SlowSamples(4, delay_s=0.01), batch_size=2)  # 2 batches an epoch, >= 20 ms each
-    clock = bench.BatchClock()
+    clock = BatchClock()
     epochs = clock.draw(loader, 3, on_epoch=lambda epoch, batches: [time.sleep(0.03) for _ in batches])
     assert epochs == 2 and [b.samples for b in clock.steps] == [2, 2, 2]
     for timing in clock.steps:
@@ -116,8 +113,8 @@ def spreads_args(make_spreads, tmp_path) -> list[str]:
 def test_data_mode_times_the_loader_across_epochs_and_the_png_baseline(spreads_args, tmp_path, capsys):
     out = tmp_path / "data.json"
     # 4 batches of 2 per epoch: 1 + 6 batches span two epochs of a persistent worker.
-    result = bench.run_cli(["mode=data", *spreads_args, "batch=2", "workers=1", "persistent_workers=true",
-                            "steps=6", "warmup=1", "io_samples=5", f"out={out}"])
+    result = run_cli(["mode=data", *spreads_args, "batch=2", "workers=1", "persistent_workers=true",
+                      "steps=6", "warmup=1", "io_samples=5", f"out={out}"])
     assert json.loads(out.read_text()) == result
     assert result["mode"] == "data" and result["data"]["train_samples"] == 7
     assert result["hardware"] == {"preset": "cpu", "batch_size": 2, "num_workers": 1, "pin_memory": False,
@@ -132,11 +129,11 @@ def test_data_mode_times_the_loader_across_epochs_and_the_png_baseline(spreads_a
 
 def test_loop_mode_trains_on_the_real_loader(spreads_args, tmp_path):
     out = tmp_path / "loop.json"
-    result = bench.run_cli(["mode=loop", *spreads_args, "device=cpu", "batch=2", "steps=4", "warmup=1",
-                            "loss=bce", f"out={out}"])
+    result = run_cli(["mode=loop", *spreads_args, "device=cpu", "batch=2", "steps=4", "warmup=1",
+                      "loss=bce", f"out={out}"])
     assert json.loads(out.read_text()) == result
     # The CPU default: the small EmberFormer.
-    assert result["model_args"]["d_model"] == bench.SMALL_CPU_MODEL["d_model"] and result["params"] > 0
+    assert result["model_args"]["d_model"] == model_preset("emberformer_tiny")["d_model"] and result["params"] > 0
     assert result["hardware"]["batch_size"] == 2 and result["hardware"]["device"] == "cpu"
     assert result["loss"].startswith("BCE") and math.isfinite(result["last_epoch_loss"])
     assert result["steps"] == 4 and result["epochs"] == 2
@@ -148,8 +145,8 @@ def test_loop_mode_trains_on_the_real_loader(spreads_args, tmp_path):
 
 def test_all_mode_runs_every_mode_into_one_json(spreads_args, tmp_path, capsys):
     out = tmp_path / "all.json"
-    result = bench.run_cli(["mode=all", *spreads_args, *TINY, "batch=2", "size=32", "patch=8", "T=2",
-                            "steps=2", "warmup=0", "io_samples=3", f"out={out}"])
+    result = run_cli(["mode=all", *spreads_args, *TINY, "batch=2", "size=32", "patch=8", "T=2",
+                      "steps=2", "warmup=0", "io_samples=3", f"out={out}"])
     assert json.loads(out.read_text()) == result
     assert list(result) == ["data", "loop", "step"]
     assert [r["mode"] for r in result.values()] == ["data", "loop", "step"]

@@ -1,20 +1,32 @@
-"""Samples/s from the cache vs decoding the PNGs for every sample (the original pipeline).
+"""python -m emberformer.bench.io [root=]ROOT [samples=200] [repeats=3] [key=value ...]
 
-`python -m emberformer.data.bench_io [ROOT] [--samples N] [--max-history N]` prints JSON;
-`measure_io(root)` returns the same dict. Both paths build identical samples from the same
-random sample indices; only where the fire frames and the target come from differs.
+Samples/s from the cache vs decoding the PNGs for every sample (the original pipeline), printed
+as JSON; `measure_io(root)` returns the same dict (mode=data reports it too). Both paths build
+identical samples from the same random sample indices; only where the fire frames and the target
+come from differs.
+
+    root           organized_spreads folder (default: the embedded dataset); a bare word is the root
+    samples        random train samples timed on each path
+    max_history    frames of history per sample
+    batch_size     batch size of the collated measure
+    cache_dir      cache location (default: $EMBERFORMER_CACHE, else ~/.cache/emberformer)
+    max_sequences  read only the first N sequences
+    repeats        passes per measurement; the fastest counts
+
+`--samples 300` is another spelling of `samples=300`.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import time
 
 import numpy as np
+from omegaconf import OmegaConf
 
-from emberformer.data.datamodule import FireSpreadData
-from emberformer.data.dataset import FireSpreadDataset, collate_spreads
+from emberformer.cli import parse_arguments, run_command
+from emberformer.data import FireSpreadData, FireSpreadDataset, collate_spreads
 from emberformer.data.layout import read_mask
 from emberformer.errors import exit_on_user_error
 
@@ -80,20 +92,28 @@ def measure_io(root: str | None = None, *, samples: int = 200, max_history: int 
     }
 
 
+@dataclasses.dataclass
+class IoArgs:
+    """The command's arguments: measure_io's, but the seed."""
+
+    root: str | None = None
+    samples: int = 200
+    max_history: int = 20
+    batch_size: int = 16
+    cache_dir: str | None = None
+    max_sequences: int | None = None
+    repeats: int = 3
+
+
+def run_cli(argv: list[str]) -> None:
+    """Parse the arguments, measure, print the JSON."""
+    args = parse_arguments(argv, IoArgs, positional=("root",), example="samples=300 (root=DIR, or DIR first)")
+    print(json.dumps(measure_io(**OmegaConf.to_container(args)), indent=1))
+
+
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root", nargs="?", default=None, help="organized_spreads folder (default: embedded)")
-    parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--max-history", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--cache-dir", default=None)
-    parser.add_argument("--max-sequences", type=int, default=None)
-    parser.add_argument("--repeats", type=int, default=3, help="passes per measurement; the fastest counts")
-    args = parser.parse_args(argv)
-    print(json.dumps(measure_io(args.root, samples=args.samples, max_history=args.max_history,
-                                batch_size=args.batch_size, cache_dir=args.cache_dir,
-                                max_sequences=args.max_sequences, repeats=args.repeats), indent=1))
+    run_command(run_cli, __doc__, argv)
 
 
 if __name__ == "__main__":

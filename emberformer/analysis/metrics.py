@@ -1,5 +1,6 @@
-"""Metrics for `emberformer.evaluate`: threshold-free scores, the val-best threshold, and the
-restriction to newly burned pixels.
+"""Used by `analysis.scoring` (the evaluate and compare commands) and `analysis.predict`: the
+evaluation's metrics beyond training's own (`emberformer.metrics`): threshold-free scores, the
+val-best threshold and the restriction to newly burned pixels.
 
 Training reports F1 at one threshold over all pixels; most of those pixels were already burning
 in the last observed frame, which persistence gets right for free. Evaluation adds:
@@ -20,10 +21,7 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.classification import BinaryAveragePrecision, BinaryPrecisionRecallCurve
 
-from emberformer.metrics import fire_metrics
-
-# The label emberformer.metrics.metric_inputs gives padded pixels (torchmetrics' ignore_index).
-IGNORE_INDEX = -1
+from emberformer.metrics import IGNORE_INDEX, fire_metrics
 
 
 def newly_burned(target: torch.Tensor, last_fire: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ import pyretechnics.fuel_models as fuel_models
 from pyretechnics.eulerian_level_set import SpreadState, spread_fire_with_phi_field
 from pyretechnics.space_time_cube import SpaceTimeCube
 
-from emberformer.data.landscape import Landscape
+from emberformer.data.generate.landscape import Landscape
 
 LB_PER_FT2_TO_KG_PER_M2 = 4.882428
 FT_TO_M = 0.3048

@@ -21,7 +21,8 @@ import yaml
 from hydra import compose, initialize_config_module
 from PIL import Image
 
-from emberformer.sweep import heatmap_knobs, load_sweep, main, summarize
+from emberformer.analysis.runs import load_sweep
+from emberformer.analysis.sweep import heatmap_knobs, main, summarize
 
 # One batch per epoch of debug=fast's ~0.3M-parameter EmberFormer: a job trains in a few seconds.
 TINY = ["debug=fast", "hardware=cpu", "hardware.num_threads=1", "logger.mode=disabled", "metrics.num_previews=0",

@@ -3,7 +3,8 @@
 import pytest
 from cli import run_module
 
-from emberformer.dashboard import PANELS, build_workspace, describe_panels
+from emberformer.analysis.dashboard import build_workspace, describe_panels
+from emberformer.analysis.panels import PANELS
 
 GUIDE_LAYOUT = [
     ("Loss Components", ["train/loss_step", "train/bce_step", "train/dice_step"]),

@@ -1,0 +1,339 @@
+"""The headline table, every model of a sweep against persistence, mean ± std over seeds:
+`python -m emberformer.compare outputs/multirun/<date>/<time> [split=test] [threshold=val_best]`.
+
+Options (key=value): split=train|val|test (test), threshold=val_best|pred_thresh (val_best),
+device=auto|cpu|cuda (auto). The sweep comes from e.g.
+
+```bash
+python -m emberformer.train --multirun model=emberformer,unet seed=1,2,3 hardware=cpu train.epochs=5
+```
+
+Evaluates the best.pt of every finished job (status completed or early_stopped) on the split with
+`emberformer.evaluate`, reusing `<job>/eval_<split>/metrics.json` when it is newer than best.pt
+and was computed on the same data (source files' fingerprint) with the same settings, groups the
+jobs by model across seeds and writes `comparison.md` and `comparison.json` beside the jobs. The
+folder may also hold several sweeps (e.g. one per model): each is read. Persistence comes from the
+same evaluations, so it is scored on exactly the samples the models are.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from emberformer import config as config_lib
+from emberformer.analysis.runs import SWEEP_FILES, load_sweep
+from emberformer.data.layout import natural_key
+from emberformer.analysis.scoring import ECE_BINS, PERSISTENCE, PR_THRESHOLDS, SPLITS, evaluate
+from emberformer.analysis.tables import OPERATING_POINTS
+from emberformer.cli import parse_arguments, run_command
+from emberformer.errors import ConfigError, DataError, EmberFormerError, exit_on_user_error
+
+FINISHED = ("completed", "early_stopped")
+IGNORED_KEYS = ("seed",)  # what repeats a configuration rather than changing it
+# (key, header, pixels, metric): "at" metrics are read at the chosen operating point.
+COLUMNS = (
+    ("ap", "AP", "all", "ap"),
+    ("f1", "F1", "all", "f1"),
+    ("precision", "precision", "all", "prec"),
+    ("recall", "recall", "all", "rec"),
+    ("iou", "IoU", "all", "iou"),
+    ("newly_burned_f1", "newly burned F1", "newly_burned", "f1"),
+    ("newly_burned_ap", "newly burned AP", "newly_burned", "ap"),
+)
+OUTPUT_FILES = ("comparison.md", "comparison.json")
+EXAMPLE = "python -m emberformer.compare outputs/multirun/2026-11-24/10-00-00"
+
+
+@dataclass
+class Evaluated:
+    """A finished job and its evaluation on the split."""
+
+    name: str                   # job folder relative to the compared folder, e.g. "3" or "unet/0"
+    overrides: dict[str, str]
+    results: dict               # evaluate's metrics.json
+    metrics_path: Path
+    reused: bool                # metrics.json was already there and newer than best.pt
+
+    @property
+    def model_key(self) -> str:
+        """The trained model's key in results["models"] (its class name)."""
+        return next((k for k in self.results["models"] if k != PERSISTENCE), PERSISTENCE)
+
+
+@dataclass
+class Skipped:
+    name: str
+    status: str
+    reason: str
+
+
+@dataclass
+class Row:
+    label: str
+    model: str                  # the model's own description, e.g. "EmberFormer (segformer decoder)"
+    jobs: list[str]
+    distinguishing: dict[str, str] = field(default_factory=dict)   # overrides that set it apart
+    thresholds: list[float] = field(default_factory=list)           # per job, at the chosen operating point
+    cells: dict[str, dict] = field(default_factory=dict)          # column key -> {mean, std, n, values}
+
+
+# --------------------------------------------------------------------------------------------
+# Finding and evaluating the jobs
+# --------------------------------------------------------------------------------------------
+def find_sweeps(root: Path) -> list[Path]:
+    """`root` when it is a sweep, else the sweeps directly inside it (e.g. one per model)."""
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder; pass the sweep dir of a --multirun training (e.g. {EXAMPLE})")
+    if any((root / name).is_file() for name in SWEEP_FILES):
+        return [root]
+    nested = sorted({p.parent for name in SWEEP_FILES for p in root.glob(f"*/{name}")},
+                    key=lambda p: natural_key(p.name))
+    return nested or [root]  # a sweep without multirun.yaml, or load_sweep explains what's wrong
+
+
+def _reusable(metrics_path: Path, best: Path, split: str, pred_thresh, data_fingerprint: str) -> dict | None:
+    """The evaluation already written for this checkpoint, if made on the same data with the
+    settings compare uses."""
+    if not metrics_path.is_file() or metrics_path.stat().st_mtime < best.stat().st_mtime:
+        return None
+    try:
+        results = json.loads(metrics_path.read_text())
+    except ValueError:
+        return None
+    same = (results.get("split") == split and results.get("pred_thresh") == pred_thresh
+            and (results.get("data") or {}).get("fingerprint") == data_fingerprint
+            and results.get("pr_thresholds") == PR_THRESHOLDS and results.get("ece_bins") == ECE_BINS)
+    return results if same else None
+
+
+def evaluate_job(job_dir: Path, split: str, device: str, fingerprints: dict) -> tuple[dict, Path, bool]:
+    """(results, metrics.json path, reused) for the best.pt of one job. `fingerprints` remembers
+    the source fingerprint of each data config met, so a sweep's shared data is scanned once."""
+    best = job_dir / "checkpoints" / "best.pt"
+    if not best.is_file():
+        raise DataError(f"{best}: missing; the job finished without writing a best checkpoint")
+    out = job_dir / f"eval_{split}"
+    config_path = job_dir / ".hydra" / "config.yaml"
+    if config_path.is_file():
+        job_cfg = OmegaConf.load(config_path)
+        pred_thresh = OmegaConf.select(job_cfg, "metrics.pred_thresh")
+        data_key = OmegaConf.to_yaml(job_cfg.data)
+        if data_key not in fingerprints:
+            fingerprints[data_key] = config_lib.build(job_cfg.data).source_fingerprint()
+        results = _reusable(out / "metrics.json", best, split, pred_thresh, fingerprints[data_key])
+        if results is not None:
+            return results, out / "metrics.json", True
+    results, out = evaluate(best, split=split, out_dir=out, device=device)
+    return results, out / "metrics.json", False
+
+
+def collect(root: Path, split: str = "test", device: str = "auto") -> tuple[list[Evaluated], list[Skipped]]:
+    """Evaluate every finished job of the sweep(s) at `root`; the rest, and failed evaluations, skipped."""
+    jobs = []
+    for sweep_dir in find_sweeps(root):
+        sweep = load_sweep(sweep_dir)
+        jobs += [(str(job.path.relative_to(root)), job) for job in sweep.jobs]
+    jobs.sort(key=lambda item: natural_key(item[0]))
+
+    evaluated, skipped, fingerprints = [], [], {}
+    for i, (name, job) in enumerate(jobs, start=1):
+        if job.status not in FINISHED:
+            skipped.append(Skipped(name, job.status, job.note))  # its error, or how to resume
+            continue
+        try:
+            results, metrics_path, reused = evaluate_job(job.path, split, device, fingerprints)
+        except EmberFormerError as err:  # one unusable checkpoint must not hide the others
+            skipped.append(Skipped(name, job.status, f"not evaluated: {err}"))
+            continue
+        print(f"[{i}/{len(jobs)}] {name}: {'reused' if reused else 'wrote'} {metrics_path}", file=sys.stderr)
+        evaluated.append(Evaluated(name, job.overrides, results, metrics_path, reused))
+    return evaluated, skipped
+
+
+# --------------------------------------------------------------------------------------------
+# Grouping and statistics
+# --------------------------------------------------------------------------------------------
+def _metric(scores: dict, pixels: str, metric: str, threshold: str) -> float | None:
+    view = scores[pixels]
+    value = view[metric] if metric in ("ap", "ece") else view["at"][threshold][metric]
+    return value if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def cell(values: list[float | None]) -> dict:
+    """{mean, std, n, values}: sample std (n - 1) over the jobs that have the value; None below n = 2."""
+    present = [v for v in values if v is not None]
+    return {"mean": statistics.fmean(present) if present else None,
+            "std": statistics.stdev(present) if len(present) > 1 else None,
+            "n": len(present), "values": values}
+
+
+def _fill(row: Row, scores: list[dict], threshold: str) -> Row:
+    row.thresholds = [s["all"]["at"][threshold]["threshold"] for s in scores]
+    row.cells = {key: cell([_metric(s, pixels, metric, threshold) for s in scores])
+                 for key, _, pixels, metric in COLUMNS}
+    return row
+
+
+def _distinguishing_keys(evaluated: list[Evaluated]) -> dict[str, list[str]]:
+    """Per model, the override keys (seed aside) whose value differs between its jobs."""
+    by_model: dict[str, list[Evaluated]] = {}
+    for ev in evaluated:
+        by_model.setdefault(ev.model_key, []).append(ev)
+    keys = {}
+    for model, group in by_model.items():
+        names = dict.fromkeys(k for ev in group for k in ev.overrides if k not in IGNORED_KEYS)
+        keys[model] = [k for k in names if len({ev.overrides.get(k, "") for ev in group}) > 1]
+    return keys
+
+
+def group_rows(evaluated: list[Evaluated], threshold: str = "val_best") -> list[Row]:
+    """One row per model (and per value of any other knob swept for it), then persistence."""
+    distinguishing = _distinguishing_keys(evaluated)
+    groups: dict[tuple, list[Evaluated]] = {}
+    for ev in evaluated:  # in job order: the rows follow the command line's model order
+        knobs = tuple((k, ev.overrides.get(k, "")) for k in distinguishing[ev.model_key])
+        groups.setdefault((ev.model_key, knobs), []).append(ev)
+
+    rows = []
+    for (model_key, knobs), group in groups.items():
+        if model_key == PERSISTENCE:
+            continue  # jobs that trained persistence itself join the persistence row below
+        description = group[0].results["model"]
+        label = description.split(" (")[0]
+        if knobs:
+            label += " (" + ", ".join(f"{k}={v}" for k, v in knobs) + ")"
+        row = Row(label, description, [ev.name for ev in group], dict(knobs))
+        rows.append(_fill(row, [ev.results["models"][model_key] for ev in group], threshold))
+    persistence = Row(PERSISTENCE, "Persistence (last observed fire)", [ev.name for ev in evaluated])
+    rows.append(_fill(persistence, [ev.results["models"][PERSISTENCE] for ev in evaluated], threshold))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------------
+def format_cell(entry: dict, digits: int = 3) -> str:
+    if entry["mean"] is None:
+        return f"n/a ({entry['n']})"
+    spread = "" if entry["std"] is None else f" ± {entry['std']:.{digits}f}"
+    return f"{entry['mean']:.{digits}f}{spread} ({entry['n']})"
+
+
+def _data_line(evaluated: list[Evaluated]) -> str:
+    seen = {(ev.results["samples"], tuple(ev.results["sequences"])) for ev in evaluated}
+    if len(seen) == 1:
+        samples, sequences = seen.pop()
+        return f"{samples} samples from sequences {', '.join(map(str, sequences))}"
+    counts = sorted({samples for samples, _ in seen})
+    return f"the jobs' splits differ ({', '.join(map(str, counts))} samples): compare with care"
+
+
+def _thresholds(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in dict.fromkeys(values))
+
+
+def render_markdown(comparison: dict) -> str:
+    if comparison["threshold"] == "val_best":
+        point = "**val_best**, the threshold maximising F1 on val, found per model and job"
+    else:
+        used = [t for row in comparison["rows"] for t in row["thresholds"]]
+        point = f"**pred_thresh** = {_thresholds(used)}, the jobs' metrics.pred_thresh"
+    lines = [
+        f"# Models against persistence on the {comparison['split']} split",
+        "",
+        (f"Split: **{comparison['split']}** ({comparison['data']}). Threshold: {point}; it sets F1, precision, "
+         "recall and IoU, while AP needs none. Each cell: mean ± sample std over the jobs (n). \"newly burned\" "
+         "scores only the pixels not burning in the last observed frame, which persistence never predicts."),
+        "",
+        "| model | " + " | ".join(header for _, header, _, _ in COLUMNS) + " |",
+        "|---|" + "---|" * len(COLUMNS),
+    ]
+    for row in comparison["rows"]:
+        lines.append(f"| {row['label']} | " + " | ".join(format_cell(row["cells"][key]) for key, *_ in COLUMNS)
+                     + " |")
+    lines += ["", "Jobs:"]
+    for row in comparison["rows"]:
+        lines.append(f"- {row['label']}: {row['model']}; jobs {', '.join(row['jobs'])}; "
+                     f"thresholds {_thresholds(row['thresholds'])}")
+    if comparison["skipped"]:
+        lines += ["", "Not in the table (unfinished, failed or not evaluable):"]
+        lines += [f"- {s['job']}: {s['status']}" + (f" ({s['reason']})" if s["reason"] else "")
+                  for s in comparison["skipped"]]
+    return "\n".join(lines) + "\n"
+
+
+def compare(sweep_dir, split: str = "test", threshold: str = "val_best", device: str = "auto") -> tuple[dict, str]:
+    """Evaluate, group and write comparison.md / comparison.json into `sweep_dir`. Returns (comparison, markdown)."""
+    if split not in SPLITS:
+        raise ConfigError(f"split={split} must be one of {', '.join(SPLITS)}")
+    if threshold not in OPERATING_POINTS:
+        raise ConfigError(f"threshold={threshold} must be one of {', '.join(OPERATING_POINTS)}")
+    root = Path(sweep_dir).expanduser()
+    evaluated, skipped = collect(root, split, device)
+    if not evaluated:
+        states = ", ".join(sorted({s.status for s in skipped})) or "none"
+        raise DataError(f"{root}: no finished job to compare (job states: {states}); wait for the sweep to "
+                        f"finish, or see python -m emberformer.sweep {root}")
+    comparison = {
+        "sweep_dir": str(root),
+        "split": split,
+        "threshold": threshold,
+        "data": _data_line(evaluated),
+        "columns": [{"key": key, "header": header, "pixels": pixels, "metric": metric}
+                    for key, header, pixels, metric in COLUMNS],
+        "rows": [vars(row) for row in group_rows(evaluated, threshold)],
+        "evaluations": {ev.name: {"metrics": str(ev.metrics_path), "reused": ev.reused} for ev in evaluated},
+        "skipped": [{"job": s.name, "status": s.status, "reason": s.reason} for s in skipped],
+    }
+    markdown = render_markdown(comparison)
+    try:
+        (root / "comparison.json").write_text(json.dumps(comparison, indent=1) + "\n")
+        (root / "comparison.md").write_text(markdown)
+    except PermissionError as err:
+        raise DataError(f"{err.filename}: not writable; copy the sweep dir somewhere writable and compare the copy"
+                        ) from None
+    return comparison, markdown
+
+
+@dataclass
+class Arguments:
+    sweep_dir: str = ""         # a --multirun sweep dir, or a folder of sweeps
+    split: str = "test"         # train | val | test
+    threshold: str = "val_best"  # val_best | pred_thresh
+    device: str = "auto"        # auto | cpu | cuda
+
+
+OPTIONS = [f.name for f in fields(Arguments) if f.name != "sweep_dir"]
+
+
+def parse(argv: list[str]) -> DictConfig:
+    """The sweep dir and the options; an unknown `key=value` is named as it was typed."""
+    for arg in argv:
+        key, sep, _ = arg.partition("=")
+        if sep and key.lstrip("-").replace("-", "_") not in (*OPTIONS, "sweep_dir"):
+            raise ConfigError(f"{arg}: not an option; use {', '.join(f'{k}=' for k in OPTIONS)} "
+                              f"(e.g. threshold=pred_thresh)")
+    args = parse_arguments(argv, Arguments, positional=("sweep_dir",), example=EXAMPLE)
+    if not args.sweep_dir:
+        raise ConfigError(f"the sweep dir is required; e.g. {EXAMPLE}")
+    return args
+
+
+def run(argv: list[str]) -> dict:
+    args = parse(argv)
+    comparison, markdown = compare(args.sweep_dir, **{key: args[key] for key in OPTIONS})
+    print(markdown)
+    print("wrote " + ", ".join(str(Path(comparison["sweep_dir"]) / name) for name in OUTPUT_FILES))
+    return comparison
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> dict | None:
+    return run_command(run, __doc__, argv)
