@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from emberformer.errors import EmberFormerError, is_number, require
+from emberformer.errors import EmberFormerError, is_number, is_whole, require
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -30,11 +31,17 @@ for _name, _resolver in (("loss_complement", _loss_complement), ("if_pretrained"
         OmegaConf.register_new_resolver(_name, _resolver)
 
 def validate(cfg: DictConfig) -> None:
-    """Check what no group's constructor owns: the `train.*` and `metrics.*` keys of conf/train.yaml.
+    """Check what no group's constructor owns: that every number is finite (nan and inf pass YAML
+    and each group's `>= 0` checks), the seed, and the `train.*` and `metrics.*` keys of conf/train.yaml.
 
     Each group checks its own values when it is built (EarlyStopping, Hardware, AdamWRecipe,
     the losses, WandbLogger, FireSpreadData, the models), and the training run builds them before
     any data loads. Raises ConfigError (one line: key, value, what it must be)."""
+    for key, value in _numbers(OmegaConf.to_container(cfg, resolve=True)):
+        require(math.isfinite(value), f"{key}={value} is not a finite number; give a finite value")
+    # numpy seeds are 32-bit; each DDP rank adds its rank.
+    require(is_whole(cfg.seed, 0) and cfg.seed < 2**32 - 1024, f"seed={cfg.seed} must be a whole number "
+            "between 0 and 2**32 - 1024 (e.g. seed=42)")
     tr = cfg.train
     require(is_number(tr.epochs) and tr.epochs >= 1, f"train.epochs={tr.epochs} must be >= 1")
     require(tr.nan_policy in ("stop", "skip"), f"train.nan_policy={tr.nan_policy} must be 'stop' or 'skip'")
@@ -48,6 +55,18 @@ def validate(cfg: DictConfig) -> None:
             f"metrics.pred_thresh={m.pred_thresh} must lie strictly between 0 and 1 (e.g. 0.5)")
     require(is_number(m.log_metrics_every) and m.log_metrics_every >= 1,
             f"metrics.log_metrics_every={m.log_metrics_every} must be >= 1")
+
+
+def _numbers(tree, prefix: str = ""):
+    """(dotted key, value) of every number in a resolved config tree."""
+    if is_number(tree):
+        yield prefix, float(tree)
+    elif isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _numbers(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(tree, list):
+        for i, value in enumerate(tree):
+            yield from _numbers(value, f"{prefix}[{i}]")
 
 
 def build(node, **kwargs):

@@ -36,6 +36,25 @@ def test_missing_data_root_is_one_line(tmp_path):
     assert_one_line_error(proc, f"{tmp_path}/nowhere")
 
 
+@pytest.mark.parametrize(("override", "message"), [
+    ("seed=-1", "error: seed=-1 must be a whole number between 0 and 2**32 - 1024 (e.g. seed=42)"),
+    ("loss.bce_weight=nan", "error: loss.bce_weight=nan is not a finite number; give a finite value"),
+    ("optimizer.lr_temporal=inf", "error: optimizer.lr_temporal=inf is not a finite number; give a finite value"),
+])
+def test_bad_numbers_are_one_line_before_anything_runs(tmp_path, override, message):
+    proc = train(tmp_path / "run", override)
+    assert_one_line_error(proc)
+    assert proc.stderr.strip().splitlines()[-1] == message
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_an_output_folder_below_a_file_is_one_line(tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    proc = train(tmp_path / "a_file" / "run")
+    assert_one_line_error(proc, f"hydra.run.dir={tmp_path}/a_file/run", f"{tmp_path}/a_file is a file, not a folder")
+    assert (tmp_path / "a_file").read_text() == "not a folder"
+
+
 def test_full_traceback_on_request(tmp_path):
     proc = train(tmp_path / "run", "data=organized_spreads", f"data.root={tmp_path}/nowhere",
                  env=child_env(HYDRA_FULL_ERROR="1"))

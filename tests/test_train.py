@@ -134,3 +134,22 @@ def test_invalid_value_fails_before_data_loads_with_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("error: early_stopping.patience=-3 must be a whole number >= 0 "
                                    "(e.g. early_stopping.patience=10)")
+
+
+@pytest.mark.slow
+def test_resume_from_a_run_folder_takes_its_last_checkpoint(finished_run, tmp_path):
+    run_dir, _ = finished_run
+    resumed = run_train(tmp_path / "more", "train.epochs=3", f"train.resume={run_dir}")
+    assert f"train.resume={run_dir} is a folder: resuming from {run_dir / 'checkpoints' / 'last.pt'}" in resumed.stderr
+    assert "(from epoch 3)" in resumed.stdout and "[Epoch  3/3]" in resumed.stdout
+
+
+def test_resume_from_a_folder_without_checkpoints_lists_what_it_holds(tmp_path):
+    folder = tmp_path / "not_a_run"
+    (folder / "notes").mkdir(parents=True)
+    (folder / "config.yaml").write_text("x: 1\n")
+    proc = run_train(tmp_path / "run", f"train.resume={folder}", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: train.resume={folder} is a folder without checkpoints/last.pt (it holds config.yaml, notes/); "
+        "pass a run folder or its checkpoints/last.pt")

@@ -5,7 +5,8 @@ cache holds, per source fingerprint (paths + sizes + mtimes, so any edit rebuild
 
 ```
 <cache root>/<fingerprint>/
-    meta.json        sequences (id, length, window, byte offsets), band names and stats
+    meta.json        sequences (id, length, window, byte offsets, target fire pixels), band names and
+                     stats, the warnings the build gave (said again on every reuse)
     landscape.npy    float32 [C, H, W] normalised static bands (whole landscape; crops are views)
     fire.npy         uint8 1-D: every sequence's fire frames, np.packbits along W, concatenated
     isochrones.npy   same layout and offsets as fire.npy
@@ -18,12 +19,14 @@ $EMBERFORMER_CACHE, else ~/.cache/emberformer, so a read-only data folder works.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,16 +36,18 @@ from tqdm.auto import tqdm
 
 from emberformer.data.features import normalise_static
 from emberformer.data.layout import (
+    FIRE_GREEN,
     SequenceSource,
     SpreadsIndex,
     check_png_sizes,
+    frame_colours,
     read_landscape,
     read_mask,
     read_weather,
 )
 from emberformer.errors import DataError
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 CACHE_ENV = "EMBERFORMER_CACHE"
 META_NAME = "meta.json"
 ARRAYS = ("landscape", "fire", "isochrones", "weather")
@@ -71,6 +76,7 @@ class CachedSequence:
     window: tuple[int, int, int, int]
     offset: int  # byte offset into fire.npy / isochrones.npy
     weather_offset: int  # row offset into weather.npy
+    target_pixels: int = 0  # fire pixels in the isochrones that are targets (steps 1..n-1)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -90,7 +96,7 @@ class SpreadsCache:
         self.path = Path(path)
         self.meta = json.loads((self.path / META_NAME).read_text())
         self.sequences = tuple(CachedSequence(s["seq_id"], s["length"], tuple(s["window"]), s["offset"],
-                                              s["weather_offset"]) for s in self.meta["sequences"])
+                                              s["weather_offset"], s["target_pixels"]) for s in self.meta["sequences"])
         self.band_names: tuple[str, ...] = tuple(self.meta["band_names"])
         self.built_s = built_s  # seconds spent building in this process; None when reused
         self._position = {s.seq_id: i for i, s in enumerate(self.sequences)}
@@ -109,8 +115,8 @@ class SpreadsCache:
         try:
             return self._position[int(seq_id)]
         except KeyError:
-            raise DataError(f"{self.path}: no sequence {seq_id} in this dataset; known ids are "
-                            f"{self.sequences[0].seq_id}..{self.sequences[-1].seq_id}") from None
+            raise DataError(f"{self.meta['root']}: no sequence {seq_id} in this dataset; its sequence ids are "
+                            f"{id_ranges([s.seq_id for s in self.sequences])}") from None
 
     def _unpack(self, kind: str, pos: int, start: int, stop: int) -> np.ndarray:
         seq = self.sequences[pos]
@@ -136,19 +142,52 @@ class SpreadsCache:
         return np.array(self._open()["weather"][seq.weather_offset: seq.weather_offset + seq.length])
 
 
-def _decode_into(seq: SequenceSource, entry: CachedSequence, fire: np.ndarray, iso: np.ndarray) -> int:
+def id_ranges(ids: list[int]) -> str:
+    """[1, 2, 3, 5, 7, 8] -> "1-3, 5, 7-8": every id, readable however many there are."""
+    spans: list[list[int]] = []
+    for i in sorted(ids):
+        if spans and i == spans[-1][1] + 1:
+            spans[-1][1] = i
+        else:
+            spans.append([i, i])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def _decode_into(seq: SequenceSource, entry: CachedSequence, fire: np.ndarray, iso: np.ndarray) -> tuple[int, int]:
+    """Decode and pack one sequence; returns its fire pixels in the frames and in the target isochrones."""
     start, stop = entry.offset, entry.offset + seq.length * entry.frame_bytes
+    counts = []
     for paths, out in ((seq.frames, fire), (seq.isochrones, iso)):
         masks = np.stack([read_mask(p, seq.shape) for p in paths])
         out[start:stop] = np.packbits(masks, axis=-1).reshape(-1)
-    return 2 * seq.length
+        counts.append(masks)
+    frames, isochrones = counts
+    return int(frames.sum(dtype=np.int64)), int(isochrones[1:].sum(dtype=np.int64))
+
+
+def _check_some_fire(index: SpreadsIndex, frame_pixels: int) -> None:
+    """Frames in another colour encoding decode as "no fire" everywhere, and a model trained on them
+    reaches F1 = 0 and reports success: refuse them, showing what the frames hold."""
+    if frame_pixels:
+        return
+    # The last frame of a sequence holds the most burned area.
+    sample = [seq.frames[-1] for seq in index.sequences[:8]]
+    colours = ", ".join(f"{colour} {share:.1%}" for colour, share in frame_colours(sample))
+    raise DataError(f"{index.root}: no fire pixel in any of the {sum(s.length for s in index.sequences)} fire "
+                    f"frames: the reader takes a pixel as fire where its green channel is {FIRE_GREEN}, and the "
+                    f"last frames of {len(sample)} sequences hold only the colours (RGBA) {colours}; re-export the "
+                    f"frames with fire in such a colour (e.g. RGB (255, {FIRE_GREEN}, 0))")
 
 
 def _build(index: SpreadsIndex, final: Path, progress: bool) -> None:
     # Everything cheap that can fail goes first, so bad input is reported before the long decode.
     bands, valid = read_landscape(index.landscape.path)
     landscape, band_stats = normalise_static(bands, valid)
-    weather = [read_weather(seq.weather, seq.length) for seq in index.sequences]
+    with warnings.catch_warnings(record=True) as caught:  # kept in meta.json, said again on every reuse
+        warnings.simplefilter("always")
+        weather = [read_weather(seq.weather, seq.length) for seq in index.sequences]
+    notes = [str(w.message) for w in caught]
+    _say(notes)
     for seq in index.sequences:
         check_png_sizes(seq)
 
@@ -171,19 +210,24 @@ def _build(index: SpreadsIndex, final: Path, progress: bool) -> None:
         np.save(tmp / "weather.npy", np.concatenate(weather))
         fire = np.lib.format.open_memmap(tmp / "fire.npy", mode="w+", dtype=np.uint8, shape=(offset,))
         iso = np.lib.format.open_memmap(tmp / "isochrones.npy", mode="w+", dtype=np.uint8, shape=(offset,))
-        total = sum(2 * s.length for s in index.sequences)
         # Pillow releases the GIL while inflating PNGs, so threads decode in parallel.
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool, \
-                tqdm(total=total, unit="png", desc=f"caching {index.root.name}", disable=not progress) as bar:
+                tqdm(total=sum(2 * s.length for s in index.sequences), unit="png",
+                     desc=f"caching {index.root.name}", disable=not progress) as bar:
             jobs = [pool.submit(_decode_into, seq, entry, fire, iso)
                     for seq, entry in zip(index.sequences, entries, strict=True)]
             try:
-                for job in jobs:
-                    bar.update(job.result())
+                frame_pixels = 0
+                for i, (job, seq) in enumerate(zip(jobs, index.sequences, strict=True)):
+                    seq_frame_pixels, target_pixels = job.result()
+                    frame_pixels += seq_frame_pixels
+                    entries[i] = dataclasses.replace(entries[i], target_pixels=target_pixels)
+                    bar.update(2 * seq.length)
             except BaseException:
                 for job in jobs:  # a bad PNG stops the build now, not after decoding the rest
                     job.cancel()
                 raise
+        _check_some_fire(index, frame_pixels)
         fire.flush()
         iso.flush()
         del fire, iso
@@ -194,8 +238,8 @@ def _build(index: SpreadsIndex, final: Path, progress: bool) -> None:
             "band_stats": band_stats,
             "landscape_shape": [index.landscape.height, index.landscape.width],
             "skipped": list(index.skipped),
-            "sequences": [{"seq_id": e.seq_id, "length": e.length, "window": list(e.window),
-                           "offset": e.offset, "weather_offset": e.weather_offset} for e in entries],
+            "warnings": notes,
+            "sequences": [dataclasses.asdict(e) for e in entries],
         }
         (tmp / META_NAME).write_text(json.dumps(meta, indent=1))
         try:
@@ -208,12 +252,19 @@ def _build(index: SpreadsIndex, final: Path, progress: bool) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _say(notes: list[str]) -> None:
+    for note in notes:
+        warnings.warn(note, stacklevel=3)
+
+
 def open_cache(index: SpreadsIndex, cache_dir: str | Path | None = None, progress: bool = True) -> SpreadsCache:
     """Reuse the cache for this exact source state, or build it (with a progress bar)."""
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_root()
     path = base / fingerprint(index)
     if (path / META_NAME).is_file():
-        return SpreadsCache(path)
+        cache = SpreadsCache(path)
+        _say(cache.meta["warnings"])
+        return cache
     start = time.perf_counter()
     _build(index, path, progress)
     return SpreadsCache(path, built_s=time.perf_counter() - start)

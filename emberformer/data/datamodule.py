@@ -115,6 +115,7 @@ class FireSpreadData:
         self.root_path = root
         self.index = index  # source file paths, for tools that need the original PNGs
         self._cache = cache
+        self._warn_empty_targets()
         return self
 
     def _source_root(self) -> Path:
@@ -168,14 +169,24 @@ class FireSpreadData:
 
     def positive_fraction(self, split: str) -> float:
         """Share of fire pixels among the real target pixels of the split's samples (for pos_weight)."""
-        cache = self.cache
-        positive = total = 0
-        for seq_id in self._split[self._check_split(split)]:
-            pos = cache.position(seq_id)
-            seq = cache.sequences[pos]
-            positive += int(cache.isochrones(pos, 1, seq.length).sum(dtype=np.int64))  # targets: steps 1..n-1
-            total += (seq.length - 1) * seq.shape[0] * seq.shape[1]
+        positive, total = self._target_pixels(self._check_split(split))
         return positive / total if total else 0.0
+
+    def _target_pixels(self, split: str) -> tuple[int, int]:
+        """(fire pixels, all pixels) over the targets of a split's samples, from the cache's counts."""
+        cache = self.cache
+        sequences = [cache.sequences[cache.position(seq_id)] for seq_id in self._split[split]]
+        return (sum(seq.target_pixels for seq in sequences),
+                sum((seq.length - 1) * seq.shape[0] * seq.shape[1] for seq in sequences))
+
+    def _warn_empty_targets(self) -> None:
+        """A split whose targets hold no fire scores F1 = 0 whatever the model does: say so at start."""
+        for split in SPLITS:
+            positive, total = self._target_pixels(split)
+            if total and not positive:
+                warnings.warn(f"{self.root_path}: no target of the {split} split ({len(self._split[split])} "
+                              f"sequences) holds a fire pixel, so its F1 and IoU are 0 whatever the model "
+                              f"predicts; check the isochrones or the split (data.split_seed)", stacklevel=3)
 
     def loader(self, split: str, batch_size: int, num_workers: int = 0, pin_memory: bool = False,
                persistent_workers: bool = False, shuffle: bool | None = None, distributed: bool = False,

@@ -26,7 +26,7 @@ import math
 import re
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 from PIL import Image
@@ -257,11 +257,21 @@ def read_indices(path: Path) -> dict[int, tuple[int, int, int, int]]:
     return windows
 
 
-def _weather_path(land: Path, line: str) -> Path:
-    """A WeatherHistory line is relative to landscape/ or a bare name under Weathers/."""
-    rel = line.replace("\\", "/")
-    direct = land / rel
-    return direct if direct.is_file() or "/" in rel else land / WEATHERS_DIR / rel
+def weather_candidates(land: Path, line: str) -> list[Path]:
+    """Where a WeatherHistory.csv line may point, in order: the path relative to landscape/; then,
+    since the real export writes absolute paths of the machine that ran the simulations
+    (/home/<user>/.../Weathers/Weather12.csv or C:\\Users\\...\\Weathers\\Weather12.csv), the part
+    after the last `Weathers` component, then the bare file name, each under landscape/Weathers/.
+    An absolute path is never read as written: the dataset's own copy is the one it was made with."""
+    parts = [p for p in re.split(r"[\\/]", line) if p]
+    absolute = PurePosixPath(line).is_absolute() or PureWindowsPath(line).is_absolute()
+    candidates = [] if absolute else [land / line.replace("\\", "/")]
+    folders = [i for i, p in enumerate(parts) if p.lower() == WEATHERS_DIR.lower()]
+    if folders and folders[-1] + 1 < len(parts):
+        candidates.append(land / WEATHERS_DIR / Path(*parts[folders[-1] + 1:]))
+    if parts:
+        candidates.append(land / WEATHERS_DIR / parts[-1])
+    return list(dict.fromkeys(candidates))  # drop repeats, keep the order
 
 
 def read_weather(path: Path, steps: int) -> np.ndarray:
@@ -293,7 +303,36 @@ def read_weather(path: Path, steps: int) -> np.ndarray:
     if len(values) < steps:
         raise DataError(f"{path}: {len(values)} weather rows but the sequence has {steps} steps; "
                         "add one row per step")
-    return values[:steps].astype(np.float32)
+    return _checked_wind(path, values[:steps], [no for no, _ in rows[1:steps + 1]]).astype(np.float32)
+
+
+# Above this, a 10 m wind speed (km/h) is more likely a unit or column mix-up than weather: the
+# strongest hurricanes sustain ~300 km/h, wildfire weather rarely exceeds 100.
+MAX_PLAUSIBLE_WIND_KMH = 150.0
+
+
+def _checked_wind(path: Path, values: np.ndarray, line_numbers: list[int]) -> np.ndarray:
+    """Refuse a negative speed; wrap directions into [0, 360) and flag absurd speeds, saying so."""
+    speed, direction = values[:, 0], values[:, 1]
+    negative = np.flatnonzero(speed < 0)
+    if negative.size:
+        r = int(negative[0])
+        raise DataError(f"{path}: line {line_numbers[r]}: WS is {speed[r]:g}, a negative wind speed; "
+                        "speeds are km/h >= 0 (the direction goes in WD)")
+    outside = np.flatnonzero((direction < 0) | (direction > 360))
+    if outside.size:
+        r = int(outside[0])
+        wrapped = direction % 360.0
+        warnings.warn(f"{path}: {outside.size} WD value(s) outside [0, 360] (first: line {line_numbers[r]}, "
+                      f"{direction[r]:g}); wrapped modulo 360 (to {wrapped[r]:g})", stacklevel=3)
+        values = np.stack([speed, wrapped], axis=1)
+    absurd = np.flatnonzero(speed > MAX_PLAUSIBLE_WIND_KMH)
+    if absurd.size:
+        r = int(absurd[0])
+        warnings.warn(f"{path}: {absurd.size} WS value(s) above {MAX_PLAUSIBLE_WIND_KMH:g} km/h (first: line "
+                      f"{line_numbers[r]}, {speed[r]:g}); used as given — check the unit (km/h) and the column",
+                      stacklevel=3)
+    return values
 
 
 def _png_files(folder: Path) -> tuple[Path, ...]:
@@ -302,14 +341,28 @@ def _png_files(folder: Path) -> tuple[Path, ...]:
 
 
 def _sequence_dirs(parent: Path) -> dict[int, Path]:
+    """sequence_<id> folders by id; other folders and links that lead nowhere are named in a warning."""
     found: dict[int, Path] = {}
-    for entry in parent.iterdir():
+    unnamed, dead_links = [], []
+    for entry in sorted(parent.iterdir(), key=natural_key):
+        if entry.name.startswith("."):
+            continue  # hidden tool folders (.ipynb_checkpoints, ...)
         m = SEQUENCE_DIR_RE.match(entry.name)
-        if m and entry.is_dir():
+        if entry.is_symlink() and not entry.exists():  # a loop or a missing target: is_dir() is False
+            dead_links.append(entry.name)
+        elif m and entry.is_dir():
             seq_id = int(m.group(1))
             if seq_id in found:
                 raise DataError(f"{entry}: same sequence id {seq_id} as {found[seq_id]}; keep one of them")
             found[seq_id] = entry
+        elif entry.is_dir():
+            unnamed.append(entry.name)
+    if unnamed:
+        warnings.warn(f"{parent}: skipped {len(unnamed)} folder(s) without a sequence id in the name "
+                      f"{unnamed[:10]}; rename them sequence_<id> to use them", stacklevel=3)
+    if dead_links:
+        warnings.warn(f"{parent}: skipped {len(dead_links)} link(s) that loop or lead nowhere {dead_links[:10]}; "
+                      "point them at a sequence folder", stacklevel=3)
     return found
 
 
@@ -372,10 +425,12 @@ def scan_spreads(root: str | Path, max_sequences: int | None = None) -> SpreadsI
         if seq_id > len(history) or not history[seq_id - 1]:
             raise DataError(f"{history_path}: no weather file on line {seq_id} for sequence {seq_id} "
                             f"({len(history)} lines); line i must name sequence i's weather file")
-        weather = _weather_path(land, history[seq_id - 1])
-        if not weather.is_file():
-            raise DataError(f"{history_path}: line {seq_id} names {weather}, which does not exist; "
-                            f"put the file under {land / WEATHERS_DIR} or fix the line")
+        candidates = weather_candidates(land, history[seq_id - 1])
+        weather = next((path for path in candidates if path.is_file()), None)
+        if weather is None:
+            raise DataError(f"{history_path}: line {seq_id} names {history[seq_id - 1]}, which is none of "
+                            f"{', '.join(map(str, candidates))}; put the file under {land / WEATHERS_DIR} "
+                            "or fix the line")
         sequences.append(SequenceSource(seq_id, window, frames, isochrones, weather))
     if skipped:
         warnings.warn(f"{frames_root}: skipped {len(skipped)} single-frame sequence(s) "
@@ -385,28 +440,52 @@ def scan_spreads(root: str | Path, max_sequences: int | None = None) -> SpreadsI
     return SpreadsIndex(root, info, tuple(sequences), tuple(skipped))
 
 
+# PNG modes whose pixels the fire rule (green channel == FIRE_GREEN) reads: true colour, and palette
+# images through their palette. A grey-scale or 16-bit frame holds no green channel, so the rule
+# would read it as "no fire" everywhere: such frames are refused instead.
+FRAME_MODES = ("RGB", "RGBA", "P", "PA")
+
+
+def _check_frame(im: Image.Image, path: Path, shape: tuple[int, int] | None, seq_id: int | None = None) -> None:
+    if im.mode not in FRAME_MODES:
+        raise DataError(f"{path}: a {im.mode} PNG, but frames must be RGB, RGBA or palette images with fire "
+                        f"where green == {FIRE_GREEN}; re-export it in colour")
+    if shape is not None and im.size != (shape[1], shape[0]):
+        owner = f"sequence {seq_id}'s crop window" if seq_id is not None else "the crop window"
+        raise DataError(f"{path}: image is {im.width}x{im.height} (WxH) but {owner} is {shape[1]}x{shape[0]}; "
+                        "re-export the image or fix indices.json")
+
+
 def check_png_sizes(seq: SequenceSource) -> None:
-    """Header-only check that every PNG opens and matches the crop window."""
-    h, w = seq.shape
+    """Header-only check that every PNG opens, holds colours the fire rule reads, and matches the crop window."""
     for path in (*seq.frames, *seq.isochrones):
         try:
             with Image.open(path) as im:
-                size = im.size
+                _check_frame(im, path, seq.shape, seq.seq_id)
         except (OSError, SyntaxError, ValueError) as err:
             raise DataError(f"{path}: not a readable PNG ({_one_line(err)}); re-export it") from err
-        if size != (w, h):
-            raise DataError(f"{path}: image is {size[0]}x{size[1]} (WxH) but sequence {seq.seq_id}'s crop "
-                            f"window {list(seq.window)} is {w}x{h}; re-export the image or fix indices.json")
 
 
 def read_mask(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
     """Decode one frame: bool [H, W], True where the green channel is FIRE_GREEN."""
     try:
         with Image.open(path) as im:
-            if shape is not None and im.size != (shape[1], shape[0]):
-                raise DataError(f"{path}: image is {im.width}x{im.height} (WxH), expected "
-                                f"{shape[1]}x{shape[0]}; re-export it or fix indices.json")
+            _check_frame(im, path, shape)
             green = im.getchannel("G") if im.mode in ("RGB", "RGBA") else im.convert("RGB").getchannel("G")
             return np.asarray(green) == FIRE_GREEN
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise DataError(f"{path}: corrupt PNG ({_one_line(err)}); re-export it") from err
+
+
+def frame_colours(paths: list[Path], top: int = 4) -> list[tuple[tuple[int, ...], float]]:
+    """The most common colours (RGBA) over `paths` and their share of the pixels: what a frame
+    encoding looks like, for the error that says none of it reads as fire."""
+    counts: dict[tuple[int, ...], int] = {}
+    total = 0
+    for path in paths:
+        with Image.open(path) as im:
+            for count, colour in im.convert("RGBA").getcolors(maxcolors=1 << 24):
+                counts[colour] = counts.get(colour, 0) + count
+                total += count
+    ranked = sorted(counts.items(), key=lambda item: -item[1])[:top]
+    return [(colour, count / total) for colour, count in ranked]

@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from emberformer import config as config_lib
-from emberformer.errors import ConfigError
+from emberformer.errors import CheckpointError, ConfigError, show_tracebacks
 from emberformer.training.checkpoint import check_compatible, load_checkpoint, restore_training_state
 from emberformer.training.distributed import DistEnv
 
@@ -50,6 +51,29 @@ def sweep_group_and_tags(cfg: DictConfig, is_multirun: bool) -> tuple[str | None
     hydra_cfg = HydraConfig.get()
     group = cfg.logger.group or f"sweep-{Path(hydra_cfg.sweep.dir).name}-{Path(hydra_cfg.sweep.dir).parent.name}"
     return group, [*cfg.logger.tags, *hydra_cfg.overrides.task][:64]
+
+
+class OutputDirCheck(Callback):
+    """A Hydra callback (conf/train.yaml: hydra.callbacks) that checks, before Hydra creates it, that
+    the run's (or sweep's) output folder can be made: otherwise Hydra fails deep in its own code
+    with a traceback. Nothing is created here."""
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        _check_creatable(config.hydra.run.dir, "hydra.run.dir")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        _check_creatable(config.hydra.sweep.dir, "hydra.sweep.dir")
+
+
+def _check_creatable(folder: str, key: str) -> None:
+    path = Path(folder).expanduser().absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    problem = (None if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK) else
+               "is not writable" if existing.is_dir() else "is a file, not a folder")
+    if problem and not show_tracebacks():
+        print(f"error: {key}={folder}: can't create the output folder there: {existing} {problem}; "
+              f"choose another {key}", file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 def banner(lines: list[str]) -> str:
@@ -117,7 +141,7 @@ def set_up(cfg: DictConfig) -> Run:
     optimizer_recipe = config_lib.build(cfg.optimizer)
     logger = config_lib.build(cfg.logger)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    resume = load_resume(cfg, resolved)
+    resume = load_resume(cfg, resolved, say=dist.is_main)
 
     data = config_lib.build(cfg.data)
     data.setup()
@@ -132,16 +156,32 @@ def set_up(cfg: DictConfig) -> Run:
                scheduler, hardware.grad_scaler(), loaders["train"], loaders["val"], logger, resume)
 
 
-def load_resume(cfg: DictConfig, resolved: dict) -> dict | None:
+def load_resume(cfg: DictConfig, resolved: dict, say: bool = True) -> dict | None:
     """The checkpoint `train.resume` names, checked against the config; None for a new run."""
     if not cfg.train.resume:
         return None
-    state = load_checkpoint(cfg.train.resume)
-    check_compatible(state, resolved, cfg.train.resume)
+    path = resume_path(cfg.train.resume, say)
+    state = load_checkpoint(path)
+    check_compatible(state, resolved, path)
     if state["epoch"] >= cfg.train.epochs:
-        raise ConfigError(f"checkpoint {cfg.train.resume} already finished epoch {state['epoch']} of "
+        raise ConfigError(f"checkpoint {path} already finished epoch {state['epoch']} of "
                           f"train.epochs={cfg.train.epochs}; raise train.epochs to train further")
     return state
+
+
+def resume_path(value, say: bool = True) -> Path:
+    """`train.resume` as a checkpoint file: a run folder means its checkpoints/last.pt."""
+    path = Path(str(value)).expanduser()
+    if not path.is_dir():
+        return path
+    for candidate in (path / "checkpoints" / "last.pt", path / "last.pt"):
+        if candidate.is_file():
+            if say:
+                print(f"train.resume={value} is a folder: resuming from {candidate}", file=sys.stderr, flush=True)
+            return candidate
+    held = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())
+    raise CheckpointError(f"train.resume={value} is a folder without checkpoints/last.pt (it holds "
+                          f"{', '.join(held[:12]) or 'nothing'}); pass a run folder or its checkpoints/last.pt")
 
 
 def restore(run: Run) -> None:

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 from cli import run_module
 
+from emberformer.data.layout import EMBEDDED_ROOT
 from emberformer.models import Persistence
 from emberformer.analysis.predict import forecast_image, hillshade, rollout, step_scores
 
@@ -116,5 +117,10 @@ def test_bad_input_is_one_line_and_exit_2(tiny_run):
     assert proc.stderr.strip() == "error: k=0 must be a whole number >= 1"
     with pytest.raises(DataError, match="no sequence 999"):
         predict(ckpt, 999, device="cpu")
+    # The message names the data (not the cache folder) and every id it holds (debug=fast: the first 8).
+    proc = run_module("emberformer.predict", f"ckpt={ckpt}", "sequence=999")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"error: {EMBEDDED_ROOT}: no sequence 999 in this dataset; "
+                                   "its sequence ids are 1-8")
     with pytest.raises(DataError, match=r"steps have a simulated truth; use steps<=\d+"):
         predict(ckpt, 1, steps=500, device="cpu")
