@@ -10,7 +10,7 @@ QUICKSTART := hardware=cpu train.epochs=5
 
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: train test setup setup-dev clean
+.PHONY: train test gpu-check setup setup-dev clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ train: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	WANDB_MODE=offline $(PY) -m pytest -q -rs $(ARGS)
+
+# Check a CUDA GPU and record its figures (BENCHMARKS.md "GPU"); a dry run on the CPU without one,
+# e.g. `make gpu-check ARGS="out=gpu.json rows=gpu.md scale_root=/data/scale"`.
+gpu-check: $(VENV)/.installed-dev
+	WANDB_MODE=offline $(PY) -m emberformer.bench.gpu_check $(ARGS)
 
 clean:
 	rm -rf outputs multirun .pytest_cache

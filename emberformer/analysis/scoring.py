@@ -23,7 +23,7 @@ from emberformer.analysis.trained import Trained, default_out_dir, load_trained
 from emberformer.errors import ConfigError, DataError
 from emberformer.metrics import metric_inputs
 from emberformer.training.hardware import Hardware
-from emberformer.training.loop import forward, to_device
+from emberformer.training.loop import forward
 
 SPLITS = ("train", "val", "test")
 RESULT_FILES = ("metrics.json", "metrics.md", "pr_curve.png", "f1_by_history.png")
@@ -37,26 +37,28 @@ ECE_BINS = 15
 # The passes
 # --------------------------------------------------------------------------------------------
 @torch.no_grad()
-def model_outputs(models: dict, loader, hardware: Hardware, desc: str):
-    """Yield (batch on device, {model name: (probabilities, labels with padding ignored)})."""
+def model_outputs(models: dict, loader, to_device, hardware: Hardware, desc: str):
+    """Yield (batch on device, {model name: (probabilities, labels with padding ignored)});
+    `to_device` is the data's DeviceBatches."""
     for batch in tqdm(loader, desc=desc, leave=False, dynamic_ncols=True):
-        batch = to_device(batch, hardware.device)
+        batch = to_device(batch)
         with hardware.autocast():
             logits = {name: forward(model, batch) for name, model in models.items()}
         yield batch, {name: metric_inputs(value, batch["target"], batch["pixel_mask"])
                       for name, value in logits.items()}
 
 
-def val_best_thresholds(models: dict, loader, hardware: Hardware, pr_thresholds: int, prefer: float) -> dict:
+def val_best_thresholds(models: dict, loader, to_device, hardware: Hardware, pr_thresholds: int,
+                        prefer: float) -> dict:
     """{model name: (threshold, F1)} maximising F1 over all valid val pixels (ties: nearest `prefer`)."""
     curves = {name: FireEvaluation(pr_thresholds=pr_thresholds).to(hardware.device) for name in models}
-    for _, outputs in model_outputs(models, loader, hardware, "val (threshold search)"):
+    for _, outputs in model_outputs(models, loader, to_device, hardware, "val (threshold search)"):
         for name, (probs, labels) in outputs.items():
             curves[name].update(probs, labels)
     return {name: curve.best_threshold(prefer) for name, curve in curves.items()}
 
 
-def score_split(models: dict, thresholds: dict, loader, hardware: Hardware, pr_thresholds: int,
+def score_split(models: dict, thresholds: dict, loader, to_device, hardware: Hardware, pr_thresholds: int,
                 ece_bins: int) -> tuple[dict, dict]:
     """(per model and view metrics, per history length T {samples, per model metrics})."""
 
@@ -66,7 +68,7 @@ def score_split(models: dict, thresholds: dict, loader, hardware: Hardware, pr_t
     overall = {name: {view: new_evaluation(name) for view in VIEWS} for name in models}
     by_length: dict[int, dict] = {}
     samples_by_length: dict[int, int] = {}
-    for batch, outputs in model_outputs(models, loader, hardware, "evaluate"):
+    for batch, outputs in model_outputs(models, loader, to_device, hardware, "evaluate"):
         last_fire = batch["fire"][:, -1:]
         lengths = batch["length"].to(last_fire.device)
         for name, (probs, labels) in outputs.items():
@@ -122,19 +124,21 @@ def evaluate_trained(trained: Trained, hardware: Hardware, split: str, pred_thre
     if name != PERSISTENCE:
         models[PERSISTENCE] = Persistence().to(hardware.device)
 
+    to_device = data.to_device(hardware.device)
+
     def loader(which):
         return data.loader(which, batch_size=batch_size, shuffle=False, num_workers=hardware.num_workers,
                            pin_memory=hardware.is_cuda)
 
     val_samples = len(data.dataset("val"))
     if val_samples:
-        best = val_best_thresholds(models, loader("val"), hardware, pr_thresholds, pred_thresh)
+        best = val_best_thresholds(models, loader("val"), to_device, hardware, pr_thresholds, pred_thresh)
     else:
         print(f"note: split val is empty; the val-best threshold falls back to pred_thresh={pred_thresh}",
               file=sys.stderr)
         best = {n: (pred_thresh, None) for n in models}
     thresholds = {n: {"pred_thresh": pred_thresh, "val_best": best[n][0]} for n in models}
-    metrics, history = score_split(models, thresholds, loader(split), hardware, pr_thresholds, ece_bins)
+    metrics, history = score_split(models, thresholds, loader(split), to_device, hardware, pr_thresholds, ece_bins)
     return {
         "checkpoint": str(trained.path),
         "epoch": trained.state.get("epoch"),

@@ -36,10 +36,10 @@ def png_sample(ds: FireSpreadDataset, frames: dict, isochrones: dict, index: int
     pos, start, t = ds.locate(index)
     seq_id = ds.cache.sequences[pos].seq_id
     return {
-        "fire": np.stack([read_mask(p) for p in frames[seq_id][start:t + 1]]).view(np.uint8),
-        "static": ds.cache.static(pos),
+        "fire": np.packbits(np.stack([read_mask(p) for p in frames[seq_id][start:t + 1]]), axis=-1),
+        "target": np.packbits(read_mask(isochrones[seq_id][t + 1]), axis=-1),
         "wind": ds.wind(pos)[start:t + 1],
-        "target": read_mask(isochrones[seq_id][t + 1]).view(np.uint8),
+        "window": ds.cache.sequences[pos].window,
         "seq_id": seq_id,
         "t": t,
     }

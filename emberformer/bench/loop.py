@@ -45,7 +45,7 @@ def run_loop(cfg) -> dict:
     total = cfg.warmup + cfg.steps
     # A logger that was never started records nothing: the loop's logging code runs, no files.
     runner = EpochRunner(trained, loss_fn, optimizer, hardware.grad_scaler(), hardware,
-                         WandbLogger(mode="disabled"), DistEnv(),
+                         WandbLogger(mode="disabled"), DistEnv(), data.to_device(hardware.device),
                          epochs=math.ceil(total / len(loader)),  # for the progress bar's "Epoch i/N"
                          pred_thresh=composed.metrics.pred_thresh, grad_clip=composed.train.grad_clip,
                          nan_policy=composed.train.nan_policy, log_metrics_every=composed.metrics.log_metrics_every)

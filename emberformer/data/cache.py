@@ -7,14 +7,18 @@ cache holds, per source fingerprint (paths + sizes + mtimes, so any edit rebuild
 <cache root>/<fingerprint>/
     meta.json        sequences (id, length, window, byte offsets, target fire pixels), band names and
                      stats, the warnings the build gave (said again on every reuse)
-    landscape.npy    float32 [C, H, W] normalised static bands (whole landscape; crops are views)
-    fire.npy         uint8 1-D: every sequence's fire frames, np.packbits along W, concatenated
-    isochrones.npy   same layout and offsets as fire.npy
+    landscape.npy    float32 [C, H, W] normalised static bands (whole landscape, cropped on the device)
+    fire.bin         uint8: every sequence's fire frames, np.packbits along W, concatenated
+    isochrones.bin   the same, only for sequences whose isochrones differ from their fire frames:
+                     the real export and the embedded data hold the same masks in both folders,
+                     and the cache keeps them once
     weather.npy      float32 [sum of lengths, 2] raw (WS, WD) per step
 ```
 One flat file per kind (rather than one per sequence) keeps a DataLoader worker at a handful
-of open memmaps however many sequences there are. The cache root is `cache_dir`, else
-$EMBERFORMER_CACHE, else ~/.cache/emberformer, so a read-only data folder works.
+of open memmaps however many sequences there are. The build streams: sequences are decoded a few
+at a time and appended with plain writes, so its memory does not grow with the dataset. The cache
+root is `cache_dir`, else $EMBERFORMER_CACHE, else ~/.cache/emberformer, so a read-only data
+folder works.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,10 +52,11 @@ from emberformer.data.layout import (
 )
 from emberformer.errors import DataError
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 CACHE_ENV = "EMBERFORMER_CACHE"
 META_NAME = "meta.json"
-ARRAYS = ("landscape", "fire", "isochrones", "weather")
+ARRAYS = ("landscape", "weather")  # .npy files
+MASKS = ("fire", "isochrones")  # .bin files of packed bits
 
 
 def default_cache_root() -> Path:
@@ -63,9 +69,11 @@ def fingerprint(index: SpreadsIndex) -> str:
     """Hash of the format version and every source file's relative path, size and mtime."""
     digest = hashlib.blake2b(digest_size=12)
     digest.update(f"emberformer-spreads-cache v{CACHE_VERSION}\n".encode())
+    root = f"{index.root}{os.sep}"
     for path in index.source_files():
         st = path.stat()
-        digest.update(f"{os.path.relpath(path, index.root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        text = str(path)  # the path relative to the root; os.path.relpath costs more than the stat
+        digest.update(f"{text[len(root):] if text.startswith(root) else text}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -74,9 +82,10 @@ class CachedSequence:
     seq_id: int
     length: int
     window: tuple[int, int, int, int]
-    offset: int  # byte offset into fire.npy / isochrones.npy
+    offset: int  # byte offset into fire.bin
     weather_offset: int  # row offset into weather.npy
     target_pixels: int = 0  # fire pixels in the isochrones that are targets (steps 1..n-1)
+    isochrones_offset: int | None = None  # byte offset into isochrones.bin; None: the same masks as fire
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -95,8 +104,7 @@ class SpreadsCache:
     def __init__(self, path: str | Path, built_s: float | None = None):
         self.path = Path(path)
         self.meta = json.loads((self.path / META_NAME).read_text())
-        self.sequences = tuple(CachedSequence(s["seq_id"], s["length"], tuple(s["window"]), s["offset"],
-                                              s["weather_offset"], s["target_pixels"]) for s in self.meta["sequences"])
+        self.sequences = tuple(CachedSequence(**{**s, "window": tuple(s["window"])}) for s in self.meta["sequences"])
         self.band_names: tuple[str, ...] = tuple(self.meta["band_names"])
         self.built_s = built_s  # seconds spent building in this process; None when reused
         self._position = {s.seq_id: i for i, s in enumerate(self.sequences)}
@@ -109,6 +117,9 @@ class SpreadsCache:
     def _open(self) -> dict[str, np.ndarray]:
         if self._arrays is None:
             self._arrays = {k: np.load(self.path / f"{k}.npy", mmap_mode="r") for k in ARRAYS}
+            for kind in MASKS:  # np.memmap refuses an empty file (no isochrone differs from its frame)
+                path = self.path / f"{kind}.bin"
+                self._arrays[kind] = np.memmap(path, np.uint8, "r") if path.stat().st_size else np.empty(0, np.uint8)
         return self._arrays
 
     def position(self, seq_id: int) -> int:
@@ -118,18 +129,29 @@ class SpreadsCache:
             raise DataError(f"{self.meta['root']}: no sequence {seq_id} in this dataset; its sequence ids are "
                             f"{id_ranges([s.seq_id for s in self.sequences])}") from None
 
-    def _unpack(self, kind: str, pos: int, start: int, stop: int) -> np.ndarray:
+    def packed(self, kind: str, pos: int, start: int, stop: int) -> np.ndarray:
+        """uint8 [stop - start, H, ceil(W / 8)] frames of `kind` (fire | isochrones), bits packed
+        along W as stored (a copy): what the DataLoader ships, 1/32 of the float32 masks."""
         seq = self.sequences[pos]
-        (h, w), fb = seq.shape, seq.frame_bytes
-        flat = self._open()[kind][seq.offset + start * fb: seq.offset + stop * fb]
-        return np.unpackbits(flat.reshape(stop - start, h, fb // h), axis=-1, count=w)
+        h, fb = seq.shape[0], seq.frame_bytes
+        if kind == "isochrones" and seq.isochrones_offset is not None:
+            offset = seq.isochrones_offset
+        else:
+            kind, offset = "fire", seq.offset
+        flat = self._open()[kind][offset + start * fb: offset + stop * fb]
+        return np.array(flat.reshape(stop - start, h, fb // h))
 
     def fire(self, pos: int, start: int, stop: int) -> np.ndarray:
         """uint8 {0, 1} [stop - start, H, W] fire frames of the sequence at `pos`."""
-        return self._unpack("fire", pos, start, stop)
+        return np.unpackbits(self.packed("fire", pos, start, stop), axis=-1, count=self.sequences[pos].shape[1])
 
     def isochrones(self, pos: int, start: int, stop: int) -> np.ndarray:
-        return self._unpack("isochrones", pos, start, stop)
+        return np.unpackbits(self.packed("isochrones", pos, start, stop), axis=-1,
+                             count=self.sequences[pos].shape[1])
+
+    def landscape(self) -> np.ndarray:
+        """float32 [C, H, W]: the whole normalised landscape (a copy), cropped per sample on the device."""
+        return np.array(self._open()["landscape"])
 
     def static(self, pos: int) -> np.ndarray:
         """float32 [C, H, W] normalised landscape under the sequence's crop window (a copy)."""
@@ -153,16 +175,30 @@ def id_ranges(ids: list[int]) -> str:
     return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
-def _decode_into(seq: SequenceSource, entry: CachedSequence, fire: np.ndarray, iso: np.ndarray) -> tuple[int, int]:
-    """Decode and pack one sequence; returns its fire pixels in the frames and in the target isochrones."""
-    start, stop = entry.offset, entry.offset + seq.length * entry.frame_bytes
-    counts = []
-    for paths, out in ((seq.frames, fire), (seq.isochrones, iso)):
-        masks = np.stack([read_mask(p, seq.shape) for p in paths])
-        out[start:stop] = np.packbits(masks, axis=-1).reshape(-1)
-        counts.append(masks)
-    frames, isochrones = counts
-    return int(frames.sum(dtype=np.int64)), int(isochrones[1:].sum(dtype=np.int64))
+def _decode(seq: SequenceSource) -> tuple[bytes, bytes | None, int, int]:
+    """One sequence packed: (fire frames, isochrones or None when they hold the same masks, fire
+    pixels in the frames, fire pixels in the target isochrones)."""
+    frames = np.stack([read_mask(p, seq.shape) for p in seq.frames])
+    isochrones = np.stack([read_mask(p, seq.shape) for p in seq.isochrones])
+    same = np.array_equal(frames, isochrones)
+    return (np.packbits(frames, axis=-1).tobytes(), None if same else np.packbits(isochrones, axis=-1).tobytes(),
+            int(frames.sum(dtype=np.int64)), int(isochrones[1:].sum(dtype=np.int64)))
+
+
+def _in_order(pool: ThreadPoolExecutor, fn, items, ahead: int):
+    """`pool.map(fn, items)` with at most `ahead` results waiting: memory stays bounded however many
+    items there are (Executor.map submits them all at once)."""
+    pending: deque = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for job in pending:  # a bad PNG stops the build now, not after decoding the rest
+            job.cancel()
 
 
 def _check_some_fire(index: SpreadsIndex, frame_pixels: int) -> None:
@@ -191,13 +227,6 @@ def _build(index: SpreadsIndex, final: Path, progress: bool) -> None:
     for seq in index.sequences:
         check_png_sizes(seq)
 
-    entries, offset, row = [], 0, 0
-    for seq in index.sequences:
-        entry = CachedSequence(seq.seq_id, seq.length, seq.window, offset, row)
-        entries.append(entry)
-        offset += seq.length * entry.frame_bytes
-        row += seq.length
-
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
@@ -208,29 +237,24 @@ def _build(index: SpreadsIndex, final: Path, progress: bool) -> None:
     try:
         np.save(tmp / "landscape.npy", landscape)
         np.save(tmp / "weather.npy", np.concatenate(weather))
-        fire = np.lib.format.open_memmap(tmp / "fire.npy", mode="w+", dtype=np.uint8, shape=(offset,))
-        iso = np.lib.format.open_memmap(tmp / "isochrones.npy", mode="w+", dtype=np.uint8, shape=(offset,))
+        entries, frame_pixels, row = [], 0, 0
+        workers = os.cpu_count() or 1
         # Pillow releases the GIL while inflating PNGs, so threads decode in parallel.
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool, \
+        with ThreadPoolExecutor(max_workers=workers) as pool, open(tmp / "fire.bin", "wb") as fire, \
+                open(tmp / "isochrones.bin", "wb") as isochrones, \
                 tqdm(total=sum(2 * s.length for s in index.sequences), unit="png",
                      desc=f"caching {index.root.name}", disable=not progress) as bar:
-            jobs = [pool.submit(_decode_into, seq, entry, fire, iso)
-                    for seq, entry in zip(index.sequences, entries, strict=True)]
-            try:
-                frame_pixels = 0
-                for i, (job, seq) in enumerate(zip(jobs, index.sequences, strict=True)):
-                    seq_frame_pixels, target_pixels = job.result()
-                    frame_pixels += seq_frame_pixels
-                    entries[i] = dataclasses.replace(entries[i], target_pixels=target_pixels)
-                    bar.update(2 * seq.length)
-            except BaseException:
-                for job in jobs:  # a bad PNG stops the build now, not after decoding the rest
-                    job.cancel()
-                raise
+            for seq, (fire_bytes, iso_bytes, seq_frame_pixels, target_pixels) in zip(
+                    index.sequences, _in_order(pool, _decode, index.sequences, ahead=2 * workers), strict=True):
+                entries.append(CachedSequence(seq.seq_id, seq.length, seq.window, fire.tell(), row, target_pixels,
+                                              None if iso_bytes is None else isochrones.tell()))
+                fire.write(fire_bytes)
+                if iso_bytes is not None:
+                    isochrones.write(iso_bytes)
+                frame_pixels += seq_frame_pixels
+                row += seq.length
+                bar.update(2 * seq.length)
         _check_some_fire(index, frame_pixels)
-        fire.flush()
-        iso.flush()
-        del fire, iso
         meta = {
             "version": CACHE_VERSION,
             "root": str(index.root.resolve()),

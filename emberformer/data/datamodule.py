@@ -16,7 +16,7 @@ import numpy as np
 from torch.utils.data import DataLoader, DistributedSampler
 
 from emberformer.data.cache import SpreadsCache, fingerprint, open_cache
-from emberformer.data.collate import collate_spreads
+from emberformer.data.collate import DeviceBatches, collate_spreads
 from emberformer.data.dataset import FireSpreadDataset
 from emberformer.data.features import WIND_FEATURES, WindStats, encode_wind
 from emberformer.data.layout import EMBEDDED_ROOT, scan_spreads
@@ -211,6 +211,10 @@ class FireSpreadData:
                           num_workers=num_workers, pin_memory=pin_memory,
                           persistent_workers=persistent_workers and num_workers > 0,
                           collate_fn=collate_spreads, drop_last=drop_last, generator=generator)
+
+    def to_device(self, device: str) -> DeviceBatches:
+        """What turns this data's batches into model inputs on `device` (holds the landscape there)."""
+        return DeviceBatches(self.cache.landscape(), device)
 
     def sequence(self, seq_id: int, wind_stats: WindStats | None = None) -> dict:
         """Whole sequence for the forecasting tool; `wind_stats` overrides this split's (e.g. a checkpoint's)."""

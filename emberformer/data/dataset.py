@@ -17,8 +17,9 @@ from emberformer.data.features import WindStats, encode_wind
 class FireSpreadDataset(Dataset):
     """Next-step samples of the given cached sequences (positions into `cache.sequences`).
 
-    Items are numpy arrays (uint8 masks, so worker->main transfer stays small); `collate_spreads`
-    pads them into the batch contract.
+    Items are compact numpy arrays: fire history and target as bits packed along W (uint8), the
+    crop window instead of the static bands (they are cropped from the landscape on the device).
+    `collate_spreads` pads them into a batch; `DeviceBatches` (collate.py) makes the model's inputs.
     """
 
     def __init__(self, cache: SpreadsCache, positions: list[int], max_history: int, wind_stats: WindStats):
@@ -51,11 +52,12 @@ class FireSpreadDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         pos, start, t = self.locate(index)
+        seq = self.cache.sequences[pos]
         return {
-            "fire": self.cache.fire(pos, start, t + 1),
-            "static": self.cache.static(pos),
+            "fire": self.cache.packed("fire", pos, start, t + 1),
+            "target": self.cache.packed("isochrones", pos, t + 1, t + 2)[0],
             "wind": self._wind[pos][start:t + 1],
-            "target": self.cache.isochrones(pos, t + 1, t + 2)[0],
-            "seq_id": self.cache.sequences[pos].seq_id,
+            "window": seq.window,
+            "seq_id": seq.seq_id,
             "t": t,
         }

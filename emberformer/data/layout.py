@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -336,8 +337,10 @@ def _checked_wind(path: Path, values: np.ndarray, line_numbers: list[int]) -> np
 
 
 def _png_files(folder: Path) -> tuple[Path, ...]:
-    return tuple(sorted((p for p in folder.iterdir() if p.suffix.lower() == ".png" and p.is_file()),
-                        key=natural_key))
+    # scandir knows each entry's type without a stat call: ~130K frames list in about a second.
+    with os.scandir(folder) as entries:
+        names = [e.name for e in entries if e.name.lower().endswith(".png") and e.is_file()]
+    return tuple(folder / name for name in sorted(names, key=natural_key))
 
 
 def _sequence_dirs(parent: Path) -> dict[int, Path]:

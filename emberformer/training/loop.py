@@ -22,20 +22,12 @@ from emberformer.training.distributed import trainable_names
 from emberformer.training.optim import group_lrs
 from emberformer.viz import preview_panels
 
-BATCH_TENSORS = ("fire", "static", "wind", "time_mask", "target", "pixel_mask")
-
-
 class NonFiniteLoss(EmberFormerError):
     pass
 
 
 class TrainingInterrupted(Exception):
     """SIGINT/SIGTERM arrived: the loop saves last.pt and stops at the next batch boundary."""
-
-
-def to_device(batch: dict, device: str) -> dict:
-    non_blocking = device.startswith("cuda")
-    return {k: (v.to(device, non_blocking=non_blocking) if k in BATCH_TENSORS else v) for k, v in batch.items()}
 
 
 def forward(model, batch: dict) -> torch.Tensor:
@@ -48,12 +40,13 @@ def forward(model, batch: dict) -> torch.Tensor:
 class EpochRunner:
     """Runs train or validation epochs and owns the step counter and step-level logging."""
 
-    def __init__(self, model, loss_fn, optimizer, scaler, hardware, logger, dist_env, *, epochs: int,
+    def __init__(self, model, loss_fn, optimizer, scaler, hardware, logger, dist_env, to_device, *, epochs: int,
                  pred_thresh: float = 0.5, grad_clip: float | None = None, nan_policy: str = "stop",
                  limit_train_batches: int | None = None, limit_val_batches: int | None = None,
                  log_metrics_every: int = 50, global_step: int = 0):
         self.model, self.loss_fn, self.optimizer, self.scaler = model, loss_fn, optimizer, scaler
         self.hardware, self.logger, self.dist = hardware, logger, dist_env
+        self.to_device = to_device  # emberformer.data.collate.DeviceBatches: compact batch -> model inputs
         self.epochs, self.pred_thresh, self.grad_clip, self.nan_policy = epochs, pred_thresh, grad_clip, nan_policy
         self.limits = {True: limit_train_batches, False: limit_val_batches}
         self.log_metrics_every = log_metrics_every
@@ -73,7 +66,7 @@ class EpochRunner:
         for i, batch in enumerate(bar):
             if i >= total:
                 break
-            batch = to_device(batch, self.hardware.device)
+            batch = self.to_device(batch)
             with torch.set_grad_enabled(trainable), self.hardware.autocast():
                 logits = forward(self.model, batch)
                 loss, parts = self.loss_fn(logits.float(), batch["target"], batch["pixel_mask"])
@@ -126,12 +119,12 @@ class EpochRunner:
 
 
 @torch.no_grad()
-def val_previews(model, loader, hardware, count: int) -> tuple[list[np.ndarray], list[str]]:
+def val_previews(model, loader, to_device, hardware, count: int) -> tuple[list[np.ndarray], list[str]]:
     """History | target | prediction for the first `count` validation samples."""
     model.eval()
     images, captions = [], []
     for batch in loader:
-        batch = to_device(batch, hardware.device)
+        batch = to_device(batch)
         with hardware.autocast():
             probs = torch.sigmoid(forward(model, batch).float())
         for b in range(batch["target"].shape[0]):
@@ -189,8 +182,9 @@ def fit(run) -> Outcome:
     """Train `run` (a emberformer.training.run.Run) from its start epoch until the last epoch, an
     early stop or a signal; rank 0 logs, previews and writes last.pt / best.pt every epoch."""
     cfg, model, stopper = run.cfg, run.model, run.stopper
+    to_device = run.data.to_device(run.hardware.device)
     runner = EpochRunner(run.wrap_for_training(), run.loss_fn, run.optimizer, run.scaler, run.hardware, run.logger,
-                         run.dist, epochs=cfg.train.epochs, pred_thresh=cfg.metrics.pred_thresh,
+                         run.dist, to_device, epochs=cfg.train.epochs, pred_thresh=cfg.metrics.pred_thresh,
                          grad_clip=cfg.train.grad_clip, nan_policy=cfg.train.nan_policy,
                          limit_train_batches=cfg.train.limit_train_batches,
                          limit_val_batches=cfg.train.limit_val_batches,
@@ -227,7 +221,7 @@ def fit(run) -> Outcome:
                 continue
 
             run.logger.log(epoch_record(epoch, train_metrics, last_val, lrs, stopper), step=runner.global_step)
-            images, captions = val_previews(model, run.val_loader, run.hardware, cfg.metrics.num_previews)
+            images, captions = val_previews(model, run.val_loader, to_device, run.hardware, cfg.metrics.num_previews)
             run.logger.log_images("val/preview", images, captions, step=runner.global_step, epoch=epoch)
             save("last.pt", epoch)
             if improved:

@@ -72,7 +72,20 @@ def test_unusable_cache_dir_is_a_data_error(make_spreads, tmp_path):
 def test_bit_packing_keeps_the_cache_small(make_spreads):
     root = make_spreads(lengths=(25,), sizes=((37, 53),))
     cache = setup(root).cache
-    assert (cache.path / "fire.npy").stat().st_size < 25 * 37 * 53 / 7  # 1 bit per pixel + header
+    assert (cache.path / "fire.bin").stat().st_size < 25 * 37 * 53 / 7  # 1 bit per pixel
+
+
+def test_isochrones_that_repeat_the_frames_are_stored_once(make_spreads, tmp_path, decode_png):
+    same = setup(make_spreads(tmp_path / "same", lengths=(6, 4), sizes=((9, 10),))).cache
+    assert (same.path / "isochrones.bin").stat().st_size == 0
+    assert [s.isochrones_offset for s in same.sequences] == [None, None]
+    distinct = setup(make_spreads(tmp_path / "distinct", lengths=(6, 4), sizes=((9, 10),), distinct_isochrones=True))
+    assert (distinct.cache.path / "isochrones.bin").stat().st_size == (distinct.cache.path / "fire.bin").stat().st_size
+    for data in (setup(tmp_path / "same"), distinct):
+        for seq in data.index.sequences:
+            pos = data.cache.position(seq.seq_id)
+            np.testing.assert_array_equal(data.cache.isochrones(pos, 0, seq.length),
+                                          np.stack([decode_png(p) for p in seq.isochrones]))
 
 
 def test_cache_pickles_without_its_memmaps(make_spreads):

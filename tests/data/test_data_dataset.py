@@ -21,6 +21,12 @@ def all_train(root, **kw):
     return FireSpreadData(str(root), val_fraction=0, test_fraction=0, **kw).setup()
 
 
+def unpacked(sample: dict, key: str) -> np.ndarray:
+    """A sample's packed masks as uint8 {0, 1} [..., H, W]."""
+    y0, y1, x0, x1 = sample["window"]
+    return np.unpackbits(sample[key], axis=-1, count=x1 - x0)
+
+
 def test_every_step_but_the_last_is_a_sample(spreads):
     ds = all_train(spreads).dataset("train")
     assert len(ds) == sum(n - 1 for n in LENGTHS)
@@ -35,9 +41,11 @@ def test_sample_is_history_to_t_and_isochrone_at_t_plus_1(spreads, decode_png):
     for i in range(len(ds)):
         sample = ds[i]
         seq, t = seqs[sample["seq_id"]], sample["t"]
-        np.testing.assert_array_equal(sample["fire"], np.stack([decode_png(p) for p in seq.frames[:t + 1]]))
-        np.testing.assert_array_equal(sample["target"], decode_png(seq.isochrones[t + 1]))
-        assert sample["static"].shape == (4, *seq.shape) and sample["wind"].shape == (t + 1, 3)
+        np.testing.assert_array_equal(unpacked(sample, "fire"), np.stack([decode_png(p) for p in seq.frames[:t + 1]]))
+        np.testing.assert_array_equal(unpacked(sample, "target"), decode_png(seq.isochrones[t + 1]))
+        assert sample["window"] == seq.window and sample["wind"].shape == (t + 1, 3)
+        # Compact: 8 pixels a byte; the static bands travel as the window.
+        assert sample["fire"].dtype == np.uint8 and sample["fire"].shape == (t + 1, seq.shape[0], -(-seq.shape[1] // 8))
 
 
 def test_max_history_keeps_the_most_recent_frames(spreads, decode_png):
@@ -51,17 +59,23 @@ def test_max_history_keeps_the_most_recent_frames(spreads, decode_png):
         lengths[(s["seq_id"], s["t"])] = len(s["fire"])
         start = max(0, s["t"] - 2)
         expected = np.stack([decode_png(p) for p in frames[s["seq_id"]][start:s["t"] + 1]])
-        np.testing.assert_array_equal(s["fire"], expected)
+        np.testing.assert_array_equal(unpacked(s, "fire"), expected)
         np.testing.assert_array_equal(s["wind"], full_wind[s["seq_id"]][start:s["t"] + 1])
     assert lengths[(3, 0)] == 1 and lengths[(3, 1)] == 2 and lengths[(3, 2)] == 3 and lengths[(3, 23)] == 3
 
 
 def test_collate_pads_time_left_and_space_bottom_right(spreads):
-    ds = all_train(spreads, max_history=4).dataset("train")
+    data = all_train(spreads, max_history=4)
+    ds = data.dataset("train")
     # seq 1 t=0 (1 frame, 37x53), seq 2 t=3 (4 frames, 20x31), seq 3 t=10 (4 frames, 12x64)
     picks = [ds[i] for i in (0, 4, 15)]
     assert [(p["seq_id"], p["t"]) for p in picks] == [(1, 0), (2, 3), (3, 10)]
-    batch = collate_spreads(picks)
+    compact = collate_spreads(picks)
+    # What crosses from the workers: packed uint8 masks and windows, no float image tensor.
+    assert compact["fire"].shape == (3, 4, 37, 8) and compact["fire"].dtype == torch.uint8
+    assert compact["target"].shape == (3, 1, 37, 8) and compact["target"].dtype == torch.uint8
+    assert compact["window"].tolist() == [list(p["window"]) for p in picks] and "static" not in compact
+    batch = data.to_device("cpu")(compact)
 
     assert batch["fire"].shape == (3, 4, 37, 64) and batch["fire"].dtype == torch.float32
     assert batch["static"].shape == (3, 4, 37, 64) and batch["wind"].shape == (3, 4, 3)
@@ -71,10 +85,11 @@ def test_collate_pads_time_left_and_space_bottom_right(spreads):
     assert batch["time_mask"].tolist() == [[False, False, False, True], [True] * 4, [True] * 4]
     assert batch["time_mask"][:, -1].all()
     for i, p in enumerate(picks):
-        n, h, w = p["fire"].shape
-        np.testing.assert_array_equal(batch["fire"][i, 4 - n:, :h, :w].numpy(), p["fire"])
-        np.testing.assert_array_equal(batch["static"][i, :, :h, :w].numpy(), p["static"])
-        np.testing.assert_array_equal(batch["target"][i, 0, :h, :w].numpy(), p["target"])
+        n, h, w = unpacked(p, "fire").shape
+        pos = data.cache.position(p["seq_id"])
+        np.testing.assert_array_equal(batch["fire"][i, 4 - n:, :h, :w].numpy(), unpacked(p, "fire"))
+        np.testing.assert_array_equal(batch["static"][i, :, :h, :w].numpy(), data.cache.static(pos))
+        np.testing.assert_array_equal(batch["target"][i, 0, :h, :w].numpy(), unpacked(p, "target"))
         np.testing.assert_array_equal(batch["wind"][i, 4 - n:].numpy(), p["wind"])
         mask = batch["pixel_mask"][i, 0]
         assert mask[:h, :w].all() and int(mask.sum()) == h * w

@@ -202,7 +202,9 @@ def simulate_sequence(land: Landscape, scenario: Scenario, cfg: GenerateConfig, 
                           isochrones=burned[:n], weather=weather), "kept"
 
 
-def _prepare_out(cfg: GenerateConfig) -> Path:
+def prepare_out(cfg) -> Path:
+    """`cfg.out`, emptied of an earlier dataset when `cfg.overwrite` (else a ConfigError); any
+    generator's config with `out` and `overwrite` (also the scale fixture's)."""
     out = Path(cfg.out).expanduser()
     existing = [out / d for d in (LANDSCAPE_DIR, FRAMES_DIR, ISOCHRONES_DIR) if (out / d).exists()]
     if existing and not cfg.overwrite:
@@ -217,7 +219,7 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> Path:
     from tqdm import tqdm
 
     cfg.validate()
-    out = _prepare_out(cfg)
+    out = prepare_out(cfg)
     rng = np.random.default_rng(cfg.seed)
     land = make_landscape(rng, cfg.landscape_side)
     records: list[SequenceRecord] = []
