@@ -24,6 +24,11 @@ def overlay(base: np.ndarray, mask: np.ndarray, color, alpha: float = 1.0) -> np
 BURNED = (0.35, 0.1, 0.05)
 NEW_FIRE = (1.0, 0.45, 0.0)
 PREDICTED = (0.1, 0.35, 0.95)
+HIT = (0.55, 0.1, 0.65)  # predicted and true new fire: the blend of PREDICTED and NEW_FIRE reads as "both"
+# The new fire's outcomes, as the errors panel and the forecast frames draw them.
+OUTCOMES = (("hit", HIT), ("missed", NEW_FIRE), ("false alarm", PREDICTED))
+PREVIEW_LEGEND = ("history | target (new fire orange) | prediction (blue) | new fire at the threshold: "
+                  "hit (purple), missed (orange), false alarm (blue)")
 
 
 def fire_window(*masks: np.ndarray, margin: int = 12, min_size: int = 48) -> tuple[slice, slice]:
@@ -38,13 +43,23 @@ def fire_window(*masks: np.ndarray, margin: int = 12, min_size: int = 48) -> tup
     return slice(y0, min(y0 + size, h)), slice(x0, min(x0 + size, w))
 
 
+def new_fire_outcomes(last_fire: np.ndarray, target: np.ndarray, predicted: np.ndarray) -> dict[str, np.ndarray]:
+    """Hit / missed / false alarm masks of the newly burned area (pixels not burning in `last_fire`)."""
+    unburned = last_fire < 0.5
+    true_new, predicted_new = (target > 0.5) & unburned, predicted & unburned
+    return {"hit": predicted_new & true_new, "missed": true_new & ~predicted_new,
+            "false alarm": predicted_new & ~true_new}
+
+
 def preview_panels(last_fire: np.ndarray, target: np.ndarray, prob: np.ndarray,
-                   background: np.ndarray | None = None, min_pixels: int = 192) -> np.ndarray:
-    """History | target | prediction side by side, as one uint8 RGB image.
+                   background: np.ndarray | None = None, threshold: float = 0.5,
+                   min_pixels: int = 192) -> np.ndarray:
+    """History | target | prediction | errors side by side, as one uint8 RGB image.
 
     Cropped to the fire and enlarged (nearest neighbour, so pixels stay pixels) to at least
     `min_pixels` high. The burned area so far is dark; the target's newly burned pixels are
-    orange; the predicted probability is shaded blue.
+    orange; the predicted probability is shaded blue; the errors panel shows the new fire at
+    `threshold` over the last observed frame: hits purple, misses orange, false alarms blue.
     """
     window = fire_window(last_fire, target, prob)
     last_fire, target, prob = last_fire[window], target[window], prob[window]
@@ -57,6 +72,10 @@ def preview_panels(last_fire: np.ndarray, target: np.ndarray, prob: np.ndarray,
     history = base
     truth = overlay(base, (target > 0.5) & (last_fire < 0.5), NEW_FIRE)
     pred = overlay(base, prob, PREDICTED, alpha=0.8)
+    errors = base
+    outcomes = new_fire_outcomes(last_fire, target, prob > threshold)
+    for name, color in OUTCOMES:
+        errors = overlay(errors, outcomes[name], color)
     gap = np.ones((last_fire.shape[0], _GAP, 3), dtype=np.float32)
-    image = np.concatenate([history, gap, truth, gap, pred], axis=1)
+    image = np.concatenate([history, gap, truth, gap, pred, gap, errors], axis=1)
     return (np.clip(image, 0, 1) * 255).astype(np.uint8)

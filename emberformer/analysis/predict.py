@@ -27,11 +27,10 @@ from emberformer.analysis.trained import default_out_dir, load_trained
 from emberformer.metrics import IGNORE_INDEX, fire_metrics
 from emberformer.training.hardware import Hardware
 from emberformer.training.loop import forward
-from emberformer.viz import BURNED, NEW_FIRE, PREDICTED, overlay
+from emberformer.viz import BURNED, OUTCOMES, new_fire_outcomes, overlay
 
 MODES = ("threshold", "prob")
-HIT = (0.55, 0.1, 0.65)  # predicted and true new fire: the blend of PREDICTED and NEW_FIRE reads as "both"
-LEGEND = (("burned at start", BURNED), ("hit", HIT), ("missed", NEW_FIRE), ("false alarm", PREDICTED))
+LEGEND = (("burned at start", BURNED), *OUTCOMES)
 
 
 @dataclass
@@ -120,12 +119,10 @@ def forecast_image(background: np.ndarray, observed: np.ndarray, forecast: np.nd
     """The forecast over the truth on the landscape, a caption above and a legend below (uint8 RGB)."""
     from PIL import Image, ImageDraw, ImageFont
 
-    burned = observed > 0.5
-    predicted, true = (forecast > pred_thresh) & ~burned, (truth > 0.5) & ~burned
-    rgb = overlay(background, burned, BURNED)
-    rgb = overlay(rgb, predicted & true, HIT)
-    rgb = overlay(rgb, true & ~predicted, NEW_FIRE)
-    rgb = overlay(rgb, predicted & ~true, PREDICTED)
+    rgb = overlay(background, observed > 0.5, BURNED)
+    outcomes = new_fire_outcomes(observed, truth, forecast > pred_thresh)
+    for name, color in OUTCOMES:
+        rgb = overlay(rgb, outcomes[name], color)
     scale = max(1, math.ceil(384 / max(observed.shape)))
     picture = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
     picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)

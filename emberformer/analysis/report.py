@@ -27,6 +27,7 @@ from emberformer.analysis.runs import read_metrics_jsonl
 from emberformer.analysis.tables import history_rows, score_table_rows, summary_rows
 from emberformer.cli import parse_arguments, run_command
 from emberformer.errors import ConfigError, DataError, exit_on_user_error
+from emberformer.viz import PREVIEW_LEGEND
 
 COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red")
 EXAMPLE = "python -m emberformer.report outputs/2026-11-24/10-00-00 --out report.html"
@@ -301,6 +302,7 @@ def build_report(run_dir, out=None) -> Path:
                               f"</figure>" for p in previews)
             media.append(f"<h3>{html.escape(spec.title)}: {html.escape(', '.join(spec.keys))}"
                          f"{' (' + html.escape(preview_when) + ')' if preview_when else ''}</h3>"
+                         f"<p class='note'>{html.escape(PREVIEW_LEGEND)}</p>"
                          f"<div class='grid'>{figures or '<p>No previews saved.</p>'}</div>")
         else:
             curves.append(_img(panel_png(spec, records), spec.title))

@@ -47,6 +47,13 @@ class FireSpreadDataset(Dataset):
         t = int(self._sample_t[index])
         return pos, max(0, t + 1 - self.max_history), t
 
+    def newly_burned(self, index: int) -> int:
+        """Pixels of the sample's target that were not burning in its last observed frame."""
+        pos, _, t = self.locate(index)
+        last = self.cache.packed("fire", pos, t, t + 1)[0]
+        target = self.cache.packed("isochrones", pos, t + 1, t + 2)[0]
+        return int(np.unpackbits(target & ~last).sum())
+
     def wind(self, position: int) -> np.ndarray:
         return self._wind[position]
 

@@ -15,12 +15,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from emberformer.data.collate import collate_spreads
 from emberformer.errors import EmberFormerError
 from emberformer.metrics import fire_metrics, metric_inputs
 from emberformer.training.checkpoint import save_checkpoint, training_state
 from emberformer.training.distributed import trainable_names
 from emberformer.training.optim import group_lrs
-from emberformer.viz import preview_panels
+from emberformer.viz import PREVIEW_LEGEND, preview_panels
 
 class NonFiniteLoss(EmberFormerError):
     pass
@@ -118,25 +119,33 @@ class EpochRunner:
         self.logger.log(record, step=self.global_step)
 
 
+def preview_samples(dataset, count: int) -> list[int]:
+    """The `count` samples with the most newly burned pixels (ties: the first), the same every epoch:
+    the first samples of a split are often a fire of a few cells at T = 1, where nothing shows."""
+    return sorted(range(len(dataset)), key=lambda i: (-dataset.newly_burned(i), i))[:count]
+
+
 @torch.no_grad()
-def val_previews(model, loader, to_device, hardware, count: int) -> tuple[list[np.ndarray], list[str]]:
-    """History | target | prediction for the first `count` validation samples."""
+def val_previews(model, dataset, indices: list[int], to_device, hardware,
+                 threshold: float) -> tuple[list[np.ndarray], list[str]]:
+    """History | target | prediction | errors of the new fire, for the validation samples `indices`."""
+    if not indices:
+        return [], []
     model.eval()
+    batch = to_device(collate_spreads([dataset[i] for i in indices]))
+    with hardware.autocast():
+        probs = torch.sigmoid(forward(model, batch).float())
     images, captions = [], []
-    for batch in loader:
-        batch = to_device(batch)
-        with hardware.autocast():
-            probs = torch.sigmoid(forward(model, batch).float())
-        for b in range(batch["target"].shape[0]):
-            if len(images) == count:
-                return images, captions
-            valid = batch["pixel_mask"][b, 0]
-            h, w = int(valid.any(1).sum()), int(valid.any(0).sum())
-            images.append(preview_panels(batch["fire"][b, -1, :h, :w].cpu().numpy(),
-                                         batch["target"][b, 0, :h, :w].cpu().numpy(),
-                                         probs[b, 0, :h, :w].cpu().numpy(),
-                                         background=batch["static"][b, 0, :h, :w].cpu().numpy()))
-            captions.append(f"sequence {int(batch['seq_id'][b])}, t={int(batch['t'][b])}: history | target | prediction")
+    for b in range(len(indices)):
+        valid = batch["pixel_mask"][b, 0]
+        h, w = int(valid.any(1).sum()), int(valid.any(0).sum())
+        last_fire = batch["fire"][b, -1, :h, :w].cpu().numpy()
+        target = batch["target"][b, 0, :h, :w].cpu().numpy()
+        images.append(preview_panels(last_fire, target, probs[b, 0, :h, :w].cpu().numpy(),
+                                     background=batch["static"][b, 0, :h, :w].cpu().numpy(), threshold=threshold))
+        new = int(((target > 0.5) & (last_fire < 0.5)).sum())
+        captions.append(f"sequence {int(batch['seq_id'][b])}, t={int(batch['t'][b])}, {new} px newly burned: "
+                        f"{PREVIEW_LEGEND}")
     return images, captions
 
 
@@ -183,6 +192,7 @@ def fit(run) -> Outcome:
     early stop or a signal; rank 0 logs, previews and writes last.pt / best.pt every epoch."""
     cfg, model, stopper = run.cfg, run.model, run.stopper
     to_device = run.data.to_device(run.hardware.device)
+    previews = preview_samples(run.data.dataset("val"), cfg.metrics.num_previews) if run.dist.is_main else []
     runner = EpochRunner(run.wrap_for_training(), run.loss_fn, run.optimizer, run.scaler, run.hardware, run.logger,
                          run.dist, to_device, epochs=cfg.train.epochs, pred_thresh=cfg.metrics.pred_thresh,
                          grad_clip=cfg.train.grad_clip, nan_policy=cfg.train.nan_policy,
@@ -221,7 +231,8 @@ def fit(run) -> Outcome:
                 continue
 
             run.logger.log(epoch_record(epoch, train_metrics, last_val, lrs, stopper), step=runner.global_step)
-            images, captions = val_previews(model, run.val_loader, to_device, run.hardware, cfg.metrics.num_previews)
+            images, captions = val_previews(model, run.data.dataset("val"), previews, to_device, run.hardware,
+                                            cfg.metrics.pred_thresh)
             run.logger.log_images("val/preview", images, captions, step=runner.global_step, epoch=epoch)
             save("last.pt", epoch)
             if improved:

@@ -68,8 +68,7 @@ def test_forecast_image_paints_hits_misses_and_false_alarms():
     def pixel(y, x):
         return tuple(image[top + y * scale + scale // 2, x * scale + scale // 2])
 
-    from emberformer.analysis.predict import HIT
-    from emberformer.viz import BURNED, NEW_FIRE, PREDICTED
+    from emberformer.viz import BURNED, HIT, NEW_FIRE, PREDICTED
 
     expected = {(4, 4): BURNED, (3, 4): HIT, (6, 4): NEW_FIRE, (4, 3): PREDICTED}
     for (y, x), color in expected.items():

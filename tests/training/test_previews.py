@@ -1,0 +1,34 @@
+"""val/preview: the validation samples with the most new fire, drawn with the model's hits and errors."""
+
+import numpy as np
+
+from emberformer import config as config_lib
+from emberformer.data import FireSpreadData
+from emberformer.training.hardware import Hardware
+from emberformer.training.loop import preview_samples, val_previews
+from emberformer.viz import PREVIEW_LEGEND
+
+
+def test_previews_show_the_samples_with_the_most_new_fire_every_epoch(make_spreads, tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBERFORMER_CACHE", str(tmp_path / "cache"))
+    root = make_spreads(lengths=(4, 7, 5), sizes=((20, 24),), distinct_isochrones=True)
+    data = FireSpreadData(str(root), val_fraction=0, test_fraction=0).setup()
+    ds, cache = data.dataset("train"), data.cache
+    truth = []
+    for i in range(len(ds)):  # the newly burned area, from the unpacked masks
+        pos, _, t = ds.locate(i)
+        last, target = cache.fire(pos, t, t + 1)[0], cache.isochrones(pos, t + 1, t + 2)[0]
+        truth.append(int(((target == 1) & (last == 0)).sum()))
+    assert [ds.newly_burned(i) for i in range(len(ds))] == truth
+
+    picks = preview_samples(ds, 3)
+    assert [truth[i] for i in picks] == sorted(truth, reverse=True)[:3]
+    assert picks == preview_samples(ds, 3)  # the same samples every epoch
+
+    model = config_lib.build(config_lib.compose(["model=emberformer_tiny", "model.patch_size=8"]).model,
+                             in_static_channels=data.num_static_channels, wind_features=data.wind_features)
+    images, captions = val_previews(model, ds, picks, data.to_device("cpu"), Hardware(device="cpu"), threshold=0.5)
+    assert len(images) == 3 and all(image.dtype == np.uint8 and image.shape[0] >= 192 for image in images)
+    for i, caption in zip(picks, captions, strict=True):
+        assert f"{truth[i]} px newly burned" in caption and caption.endswith(PREVIEW_LEGEND)
+    assert val_previews(model, ds, [], data.to_device("cpu"), Hardware(device="cpu"), threshold=0.5) == ([], [])
