@@ -2,6 +2,19 @@
 
 from emberformer.models.base import SpreadModel
 from emberformer.models.baselines import Persistence, UNetBaseline
+from emberformer.models.convlstm import ConvLSTMBaseline
 from emberformer.models.emberformer import EmberFormer
+from emberformer.models.logistic import LogisticBaseline
+from emberformer.models.resnet_unet import ResNetUNet
+from emberformer.models.utae import UTAE
 
-__all__ = ["EmberFormer", "Persistence", "SpreadModel", "UNetBaseline"]
+__all__ = [
+    "UTAE",
+    "ConvLSTMBaseline",
+    "EmberFormer",
+    "LogisticBaseline",
+    "Persistence",
+    "ResNetUNet",
+    "SpreadModel",
+    "UNetBaseline",
+]

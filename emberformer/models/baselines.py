@@ -59,9 +59,11 @@ class UNetBaseline(SpreadModel):
         self, fire: torch.Tensor, static: torch.Tensor, wind: torch.Tensor, time_mask: torch.Tensor
     ) -> torch.Tensor:
         height, width = fire.shape[-2:]
-        wind_planes = wind[:, -1, :, None, None].expand(-1, -1, height, width)
-        x = pad_to_multiple(torch.cat([fire[:, -1:], static, wind_planes], dim=1), UNET_MULTIPLE)
-        return self.unet(x)[..., :height, :width]
+        # Pad before the wind planes go in: they then cover the whole padded grid, so a sample's
+        # logits don't depend on how much its batch was padded.
+        x = pad_to_multiple(torch.cat([fire[:, -1:], static], dim=1), UNET_MULTIPLE)
+        wind_planes = wind[:, -1, :, None, None].expand(-1, -1, *x.shape[-2:])
+        return self.unet(torch.cat([x, wind_planes], dim=1))[..., :height, :width]
 
     def describe(self) -> str:
         return f"U-Net baseline ({self.encoder_name}, last frame only)"

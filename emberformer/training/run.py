@@ -209,7 +209,8 @@ def banner_lines(run: Run) -> list[str]:
     return [
         f"{'Resuming' if resumed else 'Starting'} Training: {cfg.train.epochs} epochs"
         + (f" (from epoch {run.start_epoch})" if resumed else ""),
-        f"  Model: {run.model.describe()} — {n_params / 1e6:.2f}M parameters",
+        f"  Model: {run.model.describe()} — "
+        + (f"{n_params / 1e6:.2f}M parameters" if n_params >= 10_000 else f"{n_params:,} parameters"),
         f"  Data: {run.data.describe()}",
         f"  Train samples: {len(run.train_loader.dataset)}",
         f"  Val samples: {len(run.val_loader.dataset)}",
