@@ -2,6 +2,14 @@
 
     python -m emberformer.data.generate out=DIR [n_sequences=60] [size=128] [steps=30]
         [min_steps=10] [landscape_size=3*size] [step_minutes=15] [seed=1] [overwrite=false]
+        [preset=embedded|hard]
+
+preset=hard (the harder benchmark) changes the defaults to n_sequences=200 steps=24 min_steps=6
+step_minutes=60 (explicit arguments still override them) and the physics: crown fire through
+canopy layers (cover, height, base height, bulk density) that follow the fuel models, spotting
+(pyretechnics' ember lofting, seeded), more heterogeneous fuels, stronger and more frequent
+frontal wind shifts, hotter/drier days. preset=embedded (the default) is the embedded dataset's
+recipe and writes byte-identical output to before presets existed.
 
 One procedural landscape (see landscape.py); each sequence is a size x size crop window of it
 (windows may overlap) in which pyretechnics spreads a Rothermel surface fire (level-set solver,
@@ -29,8 +37,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from omegaconf import OmegaConf
 
-from emberformer.cli import parse_arguments, run_command
-from emberformer.data.generate.landscape import Landscape, make_landscape, quantise
+from emberformer.cli import given_keys, parse_arguments, run_command
+from emberformer.data.generate.landscape import Landscape, add_canopy, make_landscape, quantise
 from emberformer.data.layout import (FRAMES_DIR, ISOCHRONES_DIR, LANDSCAPE_DIR, SequenceRecord,
                                      write_organized_spreads)
 from emberformer.errors import ConfigError, exit_on_user_error
@@ -49,9 +57,19 @@ BAND_DOCS = {
     "fuel_load": "total fuel load of the cell's Scott & Burgan fuel model, kg/m2 (0 if non-burnable)",
     "fuel_depth": "fuel bed depth of the cell's fuel model, m (0 if non-burnable)",
     "nonburnable": "1 for water, bare rock and roads, else 0",
+    "canopy_cover": "canopy cover, 0-1 (0 on grass and non-burnable cells)",
+    "canopy_height": "canopy (stand) height, m",
+    "canopy_base_height": "canopy base height, m",
+    "canopy_bulk_density": "canopy bulk density, kg/m3",
 }
+CANOPY_BAND_NAMES = ["canopy_cover", "canopy_height", "canopy_base_height", "canopy_bulk_density"]
 MIN_GROWTH_FRACTION = 0.005
 MAX_ATTEMPTS_PER_SEQUENCE = 50
+# A preset's defaults for the other knobs; explicit arguments override them.
+PRESETS: dict[str, dict[str, object]] = {
+    "embedded": {},
+    "hard": {"n_sequences": 200, "steps": 24, "min_steps": 6, "step_minutes": 60.0},
+}
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,18 @@ class GenerateConfig:
     step_minutes: float = 15.0
     seed: int = 1
     overwrite: bool = False
+    preset: str = "embedded"  # a key of PRESETS; left out of command() when it is the default
+
+    @classmethod
+    def for_preset(cls, preset: str = "embedded", **given) -> GenerateConfig:
+        """The preset's defaults (PRESETS) under the `given` values."""
+        if preset not in PRESETS:
+            raise ConfigError(f"preset={preset} is unknown: use one of {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[preset], **given, "preset": preset})
+
+    @property
+    def hard(self) -> bool:
+        return self.preset == "hard"
 
     @property
     def landscape_side(self) -> int:
@@ -77,6 +107,7 @@ class GenerateConfig:
             (1 <= self.min_steps <= self.steps, "min_steps", f"use 1..steps ({self.steps})"),
             (self.landscape_side >= self.size, "landscape_size", f"use 0 or at least size ({self.size})"),
             (self.step_minutes > 0, "step_minutes", "use a positive number of minutes"),
+            (self.preset in PRESETS, "preset", f"use one of {', '.join(PRESETS)}"),
         ]
         for ok, key, fix in checks:
             if not ok:
@@ -86,6 +117,9 @@ class GenerateConfig:
     def command(self) -> str:
         """The command line that regenerates this dataset in place."""
         values = {**dataclasses.asdict(self), "landscape_size": self.landscape_side, "overwrite": True}
+        preset = values.pop("preset")
+        if preset != "embedded":  # the default's command line is unchanged by presets
+            values = {"preset": preset, **values}
         return "python -m emberformer.data.generate " + " ".join(
             f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items())
 
@@ -95,7 +129,11 @@ def parse_args(argv: list[str]) -> GenerateConfig:
     args = parse_arguments(argv, GenerateConfig, example="out=data/sim n_sequences=300 size=400")
     if OmegaConf.is_missing(args, "out"):
         raise ConfigError("the generator needs out=DIR: the folder to write the dataset into")
-    return GenerateConfig(**OmegaConf.to_container(args)).validate()
+    values = OmegaConf.to_container(args)
+    given = given_keys(argv)
+    return GenerateConfig.for_preset(**{k: v for k, v in values.items()
+                                        if k in given or k not in PRESETS.get(values["preset"], {})}
+                                     ).validate()
 
 
 def static_bands(land: Landscape) -> np.ndarray:
@@ -111,6 +149,18 @@ def static_bands(land: Landscape) -> np.ndarray:
                      land.nonburnable]).astype(np.float32)
 
 
+def band_names(cfg: GenerateConfig) -> list[str]:
+    return BAND_NAMES + CANOPY_BAND_NAMES if cfg.hard else BAND_NAMES
+
+
+def landscape_bands(land: Landscape, cfg: GenerateConfig) -> tuple[np.ndarray, list[str]]:
+    """The static bands and their names: BAND_NAMES, plus the canopy layers for the hard preset."""
+    bands = static_bands(land)
+    if cfg.hard:
+        bands = np.concatenate([bands, land.canopy.astype(np.float32)])
+    return bands, band_names(cfg)
+
+
 @dataclass(frozen=True)
 class Scenario:
     """Everything that varies between fires besides the landscape."""
@@ -120,6 +170,11 @@ class Scenario:
     wind_speed: np.ndarray             # [n] km/h at 10 m, row t drives spread from frame t to t+1
     wind_from: np.ndarray              # [n] degrees clockwise from north the wind comes FROM
     ignitions: list[tuple[int, int]]   # (row, col) inside the window, north-up
+    # Hard preset only: air temperature (degrees C, drives ember ignition), foliar moisture
+    # (kg/kg, drives crowning) and the seed of pyretechnics' spotting random generator.
+    temperature: float | None = None
+    foliar_moisture: float = 1.0
+    spot_seed: int | None = None
 
 
 def draw_weather(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +190,25 @@ def draw_weather(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarr
         speed[front:] += rng.uniform(3.0, 10.0)
     # Rounded before simulating, so that the written weather is exactly what drove the fire.
     return np.round(np.clip(speed, 0.0, 45.0), 1), np.round(direction % 360.0) % 360.0
+
+
+def draw_weather_hard(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The hard preset's wind (hourly steps): stronger and gustier, veering faster, and in 85 % of
+    the fires one or two frontal passages that each swing it by 60-180 degrees within one or two
+    steps and freshen it."""
+    speed = rng.uniform(8.0, 32.0) + np.cumsum(rng.normal(0.0, 3.0, n))
+    direction = rng.uniform(0.0, 360.0) + np.cumsum(rng.normal(0.0, 10.0, n))
+    if n >= 4 and rng.random() < 0.85:
+        n_fronts = 1 if n < 8 else int(rng.integers(1, 3))
+        for front in np.sort(rng.choice(np.arange(1, n - 1), size=n_fronts, replace=False)):
+            swing = rng.choice([-1.0, 1.0]) * rng.uniform(60.0, 180.0)
+            if rng.random() < 0.5:  # abrupt: within one step
+                direction[front:] += swing
+            else:
+                direction[front:] += swing / 2
+                direction[front + 1:] += swing / 2
+            speed[front:] += rng.uniform(5.0, 15.0)
+    return np.round(np.clip(speed, 0.0, 60.0), 1), np.round(direction % 360.0) % 360.0
 
 
 def draw_ignitions(rng: np.random.Generator, burnable: np.ndarray, wind_from: float) -> list[tuple[int, int]]:
@@ -169,21 +243,32 @@ def draw_scenario(rng: np.random.Generator, land: Landscape, cfg: GenerateConfig
                             live_herbaceous=round(rng.uniform(0.4, 1.2), 3),
                             live_woody=round(rng.uniform(0.7, 1.4), 3))
     n = int(rng.integers(cfg.min_steps, cfg.steps + 1))
-    wind_speed, wind_from = draw_weather(rng, n)
-    return Scenario(window, moisture, wind_speed, wind_from, draw_ignitions(rng, burnable, wind_from[0]))
+    if not cfg.hard:
+        wind_speed, wind_from = draw_weather(rng, n)
+        return Scenario(window, moisture, wind_speed, wind_from, draw_ignitions(rng, burnable, wind_from[0]))
+    wind_speed, wind_from = draw_weather_hard(rng, n)
+    ignitions = draw_ignitions(rng, burnable, wind_from[0])
+    return Scenario(window, moisture, wind_speed, wind_from, ignitions,
+                    temperature=round(float(rng.uniform(18.0, 38.0)), 1),
+                    foliar_moisture=round(float(rng.uniform(0.75, 1.2)), 2),
+                    spot_seed=int(rng.integers(2**31)))
 
 
 def simulate_sequence(land: Landscape, scenario: Scenario, cfg: GenerateConfig, seq_id: int
                       ) -> tuple[SequenceRecord | None, str]:
     """Run one fire and apply the keep/drop rule (module docstring). Returns (record, outcome)."""
-    from emberformer.data.generate.simulate import simulate_burned_area
+    from emberformer.data.generate.simulate import Spotting, simulate_burned_area
 
     # Frame k is observed at time (k + 1) * step: the first step is a spin-up from the ignition
     # point(s) under the first row's wind, so that frame 0 already shows a small fire.
     sim_speed = np.concatenate([scenario.wind_speed[:1], scenario.wind_speed[:-1]])
     sim_from = np.concatenate([scenario.wind_from[:1], scenario.wind_from[:-1]])
+    extra = {}
+    if scenario.spot_seed is not None:
+        extra = {"spotting": Spotting(scenario.spot_seed, scenario.temperature),
+                 "foliar_moisture": scenario.foliar_moisture}
     burned = simulate_burned_area(land.crop(*scenario.window), scenario.moisture, sim_speed, sim_from,
-                                  scenario.ignitions, cfg.step_minutes)
+                                  scenario.ignitions, cfg.step_minutes, **extra)
     border = (burned[:, [0, -1], :].any(axis=(1, 2)) | burned[:, :, [0, -1]].any(axis=(1, 2)))
     n = int(np.argmax(border)) + 1 if border.any() else len(burned)
     if n < cfg.min_steps:
@@ -198,6 +283,9 @@ def simulate_sequence(land: Landscape, scenario: Scenario, cfg: GenerateConfig, 
            (("FM1", m.dead_1hr), ("FM10", m.dead_10hr), ("FM100", m.dead_100hr),
             ("FMLH", m.live_herbaceous), ("FMLW", m.live_woody))},
     }
+    if scenario.temperature is not None:
+        weather["T"] = np.full(n, scenario.temperature)
+        weather["FMF"] = np.full(n, round(100 * scenario.foliar_moisture, 1))
     return SequenceRecord(seq_id=seq_id, window=scenario.window, fire_frames=burned[:n],
                           isochrones=burned[:n], weather=weather), "kept"
 
@@ -221,7 +309,9 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> Path:
     cfg.validate()
     out = prepare_out(cfg)
     rng = np.random.default_rng(cfg.seed)
-    land = make_landscape(rng, cfg.landscape_side)
+    land = make_landscape(rng, cfg.landscape_side, heterogeneous=cfg.hard)
+    if cfg.hard:
+        land = add_canopy(rng, land)
     records: list[SequenceRecord] = []
     outcomes: Counter[str] = Counter()
     with tqdm(total=cfg.n_sequences, desc="simulating fires", unit="fire", disable=not progress) as bar:
@@ -240,7 +330,7 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> Path:
                 records.append(record)
                 bar.update()
             bar.set_postfix(dropped=outcomes.total() - len(records))
-    write_organized_spreads(out, static_bands(land), BAND_NAMES, records)
+    write_organized_spreads(out, *landscape_bands(land, cfg), records)
     (out / "README.md").write_text(describe(cfg, records, outcomes))
     return out
 
@@ -248,8 +338,10 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> Path:
 def describe(cfg: GenerateConfig, records: list[SequenceRecord], outcomes: Counter) -> str:
     lengths = np.array([len(r.fire_frames) for r in records])
     final = np.array([r.fire_frames[-1].sum() for r in records])
-    bands = "\n".join(f"{i}. `{name}`: {BAND_DOCS[name]}" for i, name in enumerate(BAND_NAMES, start=1))
+    bands = "\n".join(f"{i}. `{name}`: {BAND_DOCS[name]}" for i, name in enumerate(band_names(cfg), start=1))
     tries = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()))
+    if cfg.hard:
+        return describe_hard(cfg, records, tries, bands)
     return f"""# Simulated fire-spread dataset
 
 Generated by `emberformer.data.generate` (do not edit by hand; regenerate instead):
@@ -289,3 +381,80 @@ def _generate_command(argv: list[str]) -> None:
     start = time.perf_counter()
     out = generate(cfg)
     print(f"wrote {cfg.n_sequences} sequences to {out.resolve()} in {time.perf_counter() - start:.1f} s")
+
+
+def sequence_statistics(records: list[SequenceRecord]) -> dict[str, np.ndarray]:
+    """Per step (frame t -> t + 1, all sequences) statistics of the cumulative burned area:
+    relative growth |A(t+1)| / |A(t)| - 1; newly burned share |A(t+1) - A(t)| / |A(t+1)|;
+    the F1 of persistence (predict A(t+1) = A(t); as A(t) is inside A(t+1) it is
+    2|A(t)| / (|A(t)| + |A(t+1)|)); and its average precision when its 0/1 output is used as a
+    score (precision 1 at recall |A(t)|/|A(t+1)|, then the base rate on the remaining recall)."""
+    growth, new_share, f1, ap, step = [], [], [], [], []
+    for r in records:
+        area = r.fire_frames.reshape(len(r.fire_frames), -1).sum(axis=1).astype(np.float64)
+        cells = r.fire_frames[0].size
+        a, b = area[:-1], area[1:]
+        growth.append(b / a - 1.0)
+        new_share.append((b - a) / b)
+        f1.append(2 * a / (a + b))
+        recall = a / b
+        ap.append(recall + (1.0 - recall) * b / cells)
+        step.append(np.arange(len(a)))
+    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in
+            (("growth", growth), ("new_share", new_share), ("f1", f1), ("ap", ap), ("step", step))}
+
+
+def _range(values: np.ndarray, fmt: str = ".0f") -> str:
+    q = np.percentile(values, [10, 50, 90])
+    return f"median {q[1]:{fmt}} (10-90 %: {q[0]:{fmt}}-{q[2]:{fmt}})"
+
+
+def describe_hard(cfg: GenerateConfig, records: list[SequenceRecord], tries: str, bands: str) -> str:
+    lengths = np.array([len(r.fire_frames) for r in records])
+    final = np.array([r.fire_frames[-1].sum() for r in records], dtype=np.float64)
+    first = np.array([r.fire_frames[0].sum() for r in records], dtype=np.float64)
+    st = sequence_statistics(records)
+    early = st["step"] < 3
+    pct = 100.0
+    return f"""# Simulated fire-spread dataset (preset: hard)
+
+Generated by `emberformer.data.generate` with preset=hard (do not edit by hand; regenerate instead):
+
+```
+{cfg.command()}
+```
+
+- Preset: hard. Simulator: pyretechnics {version("pyretechnics")}, level-set spread
+  (`spread_fire_with_phi_field`) of Rothermel surface fire with crown fire (Van Wagner initiation,
+  Cruz active/passive spread) through canopy layers, and spotting (pyretechnics' ember lofting,
+  `spot_config`, seeded per fire; embers ignite with Schroeder's probability from air temperature
+  `T` and 1-h moisture); numpy {np.__version__}.
+- Landscape: one procedural {cfg.landscape_side} x {cfg.landscape_side} grid of 30 m cells
+  (`landscape/Input_Geotiff.tif`, north-up) with heterogeneous Scott & Burgan fuels (16 models in small
+  patches) and canopy layers that follow them (timber: closed tall stands; shrub: scattered trees; grass:
+  none); seed {cfg.seed}.
+- Wind: a gusty random walk veering ~10 degrees per step; in 85 % of the fires one or two frontal
+  passages, each swinging the wind by 60-180 degrees within one or two steps and freshening it.
+- Sequences: {len(records)}, each a {cfg.size} x {cfg.size} crop window (`landscape/indices.json`,
+  windows overlap).
+- Frames: {int(lengths.sum())} in all, {lengths.min()}-{lengths.max()} per sequence (mean {lengths.mean():.1f});
+  {int(lengths.sum() - len(records))} next-frame steps.
+- Fire sizes (burned cells of 30 m): first frame {_range(first)}; final frame {_range(final)}
+  (max {int(final.max())}, {final.max() / cfg.size**2:.0%} of the window).
+- Growth per step (relative, |A(t+1)| / |A(t)| - 1): {_range(pct * st["growth"], ".0f")} %; over the
+  first three steps of each fire {_range(pct * st["growth"][early], ".0f")} %.
+- Newly burned share of the next frame (|A(t+1) - A(t)| / |A(t+1)|): {_range(pct * st["new_share"], ".1f")} %.
+- Persistence (next frame = current frame): mean F1 over steps {st["f1"].mean():.3f};
+  mean AP of its 0/1 output as a score {st["ap"].mean():.3f}.
+- Time step: {cfg.step_minutes:g} min. Frame t is the burned area (cumulative) {cfg.step_minutes:g} x (t + 1) min
+  after ignition; the isochrone at t holds the same mask. Weather row t (`WS` km/h at 10 m, `WD` degrees
+  the wind comes FROM) is the wind that drives the fire from frame t to t + 1; `FM1`, `FM10`, `FM100`,
+  `FMLH`, `FMLW` are the fire's dead 1/10/100-h and live herbaceous/woody fuel moistures (%), `FMF` its
+  foliar moisture (%) and `T` its air temperature (degrees C), all constant over a fire.
+- Simulated fires: {tries}. A fire is cut at the first frame that reaches the window border, dropped if
+  fewer than {cfg.min_steps} frames remain or if it grew by less than {MIN_GROWTH_FRACTION:.1%} of the window.
+
+Static bands (GeoTIFF band descriptions; nodata is not used):
+
+{bands}
+"""

@@ -25,6 +25,23 @@ FUEL_GROUPS: tuple[tuple[tuple[int, ...], float], ...] = (
 NB_URBAN, NB_WATER, NB_BARREN = 91, 98, 99
 NONBURNABLE_CODES = (NB_URBAN, 92, 93, NB_WATER, NB_BARREN)
 
+# The hard preset's fuels: more models per group and smaller patches (see make_landscape).
+HETEROGENEOUS_FUEL_GROUPS: tuple[tuple[tuple[int, ...], float], ...] = (
+    ((101, 102, 104, 107), 0.28),  # grass: GR1 GR2 GR4 GR7
+    ((121, 122, 123), 0.14),       # grass-shrub: GS1 GS2 GS3
+    ((142, 145, 147), 0.18),       # shrub: SH2 SH5 SH7
+    ((161, 162, 165), 0.18),       # timber-understory: TU1 TU2 TU5
+    ((183, 185, 188), 0.22),       # timber litter: TL3 TL5 TL8
+)
+# Canopy of each fuel family (first digits of the fuel-model number), consistent with the
+# surface fuel: (cover 0-1, height m, base height m, bulk density kg/m3), each a (low, high) range
+# spread over the family's cells by a smooth random field. Grass and non-burnable cells have none.
+CANOPY_BY_FAMILY: dict[int, tuple[tuple[float, float], ...]] = {
+    14: ((0.05, 0.30), (3.0, 8.0), (0.5, 2.0), (0.03, 0.10)),    # shrub: scattered trees
+    16: ((0.40, 0.80), (10.0, 25.0), (0.5, 3.0), (0.08, 0.25)),  # timber-understory: ladder fuels
+    18: ((0.50, 0.90), (15.0, 35.0), (2.0, 8.0), (0.05, 0.20)),  # timber litter: high crowns
+}
+
 
 @dataclass(frozen=True)
 class Landscape:
@@ -35,6 +52,9 @@ class Landscape:
     aspect: np.ndarray      # [H, W] float32, degrees clockwise from north the slope faces; NaN where flat
     fuel_model: np.ndarray  # [H, W] int16, Scott & Burgan / Anderson fuel-model numbers
     cell_size: float = 30.0
+    # [4, H, W] float32 canopy cover (0-1), height (m), base height (m), bulk density (kg/m3);
+    # None = no canopy (surface fire only).
+    canopy: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -46,7 +66,8 @@ class Landscape:
 
     def crop(self, y0: int, y1: int, x0: int, x1: int) -> Landscape:
         return Landscape(self.elevation[y0:y1, x0:x1], self.slope[y0:y1, x0:x1],
-                         self.aspect[y0:y1, x0:x1], self.fuel_model[y0:y1, x0:x1], self.cell_size)
+                         self.aspect[y0:y1, x0:x1], self.fuel_model[y0:y1, x0:x1], self.cell_size,
+                         None if self.canopy is None else self.canopy[:, y0:y1, x0:x1])
 
 
 def fractal_field(rng: np.random.Generator, shape: tuple[int, int], beta: float) -> np.ndarray:
@@ -103,9 +124,13 @@ def _draw_road(rng: np.random.Generator, shape: tuple[int, int], width: int) -> 
     return mask
 
 
-def make_landscape(rng: np.random.Generator, size: int, cell_size: float = 30.0) -> Landscape:
+def make_landscape(rng: np.random.Generator, size: int, cell_size: float = 30.0,
+                   heterogeneous: bool = False) -> Landscape:
     """A plausible size x size landscape: fractal hills, lakes in the lowest ground, bare rock on
-    the highest, fuel patches that follow elevation, and a few roads."""
+    the highest, fuel patches that follow elevation, and a few roads.
+
+    heterogeneous=True (hard preset) draws from HETEROGENEOUS_FUEL_GROUPS in smaller, rougher
+    patches; it consumes the same random numbers, so the terrain is the same as without it."""
     shape = (size, size)
     terrain = fractal_field(rng, shape, beta=3.8)
     # Scale the relief to a drawn median slope, so that steepness doesn't depend on the grid size.
@@ -126,10 +151,10 @@ def make_landscape(rng: np.random.Generator, size: int, cell_size: float = 30.0)
 
     vegetation = _quantile_rank(0.55 * _quantile_rank(elevation) + 0.45 * _quantile_rank(
         fractal_field(rng, shape, beta=3.6)))
-    within_group = _quantile_rank(fractal_field(rng, shape, beta=3.6))
+    within_group = _quantile_rank(fractal_field(rng, shape, beta=2.4 if heterogeneous else 3.6))
     fuel = np.empty(shape, dtype=np.int16)
     lower = 0.0
-    for models, share in FUEL_GROUPS:
+    for models, share in HETEROGENEOUS_FUEL_GROUPS if heterogeneous else FUEL_GROUPS:
         in_group = (vegetation >= lower) & (vegetation < lower + share + 1e-9)
         choice = np.minimum((within_group * len(models)).astype(int), len(models) - 1)
         fuel[in_group] = np.asarray(models, dtype=np.int16)[choice[in_group]]
@@ -142,3 +167,22 @@ def make_landscape(rng: np.random.Generator, size: int, cell_size: float = 30.0)
     fuel[roads] = NB_URBAN
     fuel[water] = NB_WATER
     return Landscape(elevation.astype(np.float32), slope, aspect, fuel, cell_size)
+
+
+def add_canopy(rng: np.random.Generator, land: Landscape) -> Landscape:
+    """`land` with canopy layers (Landscape.canopy) drawn per fuel family from CANOPY_BY_FAMILY:
+    closed, tall stands on timber, scattered low trees on shrub, none on grass and non-burnable
+    cells. Denser stands (one smooth field) are also taller with more bulk density; base height
+    varies on its own. Quantised so that the values written are exactly the ones simulated."""
+    shape = land.shape
+    density = _quantile_rank(fractal_field(rng, shape, beta=3.2))
+    base = _quantile_rank(fractal_field(rng, shape, beta=3.2))
+    canopy = np.zeros((4, *shape), dtype=np.float32)
+    family = land.fuel_model // 10
+    for fam, ranges in CANOPY_BY_FAMILY.items():
+        cells = (family == fam) & ~land.nonburnable
+        for band, ((low, high), driver) in enumerate(zip(ranges, (density, density, 1.0 - base, density))):
+            canopy[band][cells] = low + (high - low) * driver[cells]
+    steps = (1 / 256, 1 / 8, 1 / 8, 1 / 1024)
+    return Landscape(land.elevation, land.slope, land.aspect, land.fuel_model, land.cell_size,
+                     np.stack([quantise(c, s) for c, s in zip(canopy, steps)]))
