@@ -21,17 +21,6 @@ from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from emberformer.errors import ConfigError
 
-HELP_FLAGS = ("-h", "--help")
-
-
-def wants_help(argv: list[str]) -> bool:
-    return any(arg in HELP_FLAGS for arg in argv)
-
-
-def print_help(doc: str | None) -> None:
-    print((doc or "").strip())
-
-
 def _key_value_pairs(argv: list[str], positional: tuple[str, ...], example: str) -> list[tuple[str, str]]:
     """argv -> [(dotted key, raw value)], with `--key value` folded in and bare words placed."""
     pairs, free = [], list(positional)
@@ -97,7 +86,9 @@ def parse_arguments(argv: list[str], schema, *, positional: tuple[str, ...] = ()
         top = key.split(".")[0]
         if top in types:
             raise ConfigError(f"argument {key}: {top} takes no key {key[len(top) + 1:]!r}") from None
-        raise ConfigError(f"unknown argument {key!r}: use key=value with key one of {', '.join(types)}") from None
+        options = ", ".join(f"{name}=" for name in types if name not in positional)
+        raise ConfigError(f"unknown argument {key!r} ({key}={raw.get(key, '?')}: not an option); use one of "
+                          f"{options}") from None
     except OmegaConfBaseException as err:
         key = err.full_key or "?"
         kind = types.get(key.split(".")[0], "another type")
@@ -107,7 +98,7 @@ def parse_arguments(argv: list[str], schema, *, positional: tuple[str, ...] = ()
 def run_command(main_fn, doc: str | None, argv: list[str] | None = None):
     """`main_fn(argv)` with the process's arguments by default and `--help` answered from `doc`."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if wants_help(argv):
-        print_help(doc)
+    if any(arg in ("-h", "--help") for arg in argv):
+        print((doc or "").strip())
         return None
     return main_fn(argv)

@@ -314,12 +314,7 @@ OPTIONS = [f.name for f in fields(Arguments) if f.name != "sweep_dir"]
 
 
 def parse(argv: list[str]) -> DictConfig:
-    """The sweep dir and the options; an unknown `key=value` is named as it was typed."""
-    for arg in argv:
-        key, sep, _ = arg.partition("=")
-        if sep and key.lstrip("-").replace("-", "_") not in (*OPTIONS, "sweep_dir"):
-            raise ConfigError(f"{arg}: not an option; use {', '.join(f'{k}=' for k in OPTIONS)} "
-                              f"(e.g. threshold=pred_thresh)")
+    """The sweep dir and the options."""
     args = parse_arguments(argv, Arguments, positional=("sweep_dir",), example=EXAMPLE)
     if not args.sweep_dir:
         raise ConfigError(f"the sweep dir is required; e.g. {EXAMPLE}")

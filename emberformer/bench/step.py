@@ -84,7 +84,7 @@ def parse_size(size: str) -> tuple[int, int]:
 
 def run_step(cfg) -> dict:
     """Time `cfg.steps` train steps (after `cfg.warmup`) of the model on one synthetic batch."""
-    # Not the loop's to_device/forward: importing emberformer.training.loop would raise the peak RSS measured here.
+    # Not the loop's forward: importing emberformer.training.loop would raise the peak RSS measured here.
     from emberformer.training.hardware import Hardware
 
     if cfg.threads:

@@ -141,13 +141,15 @@ class SpreadsCache:
         flat = self._open()[kind][offset + start * fb: offset + stop * fb]
         return np.array(flat.reshape(stop - start, h, fb // h))
 
+    def unpacked(self, kind: str, pos: int, start: int, stop: int) -> np.ndarray:
+        """uint8 {0, 1} [stop - start, H, W] frames of `kind` (fire | isochrones) of the sequence at `pos`."""
+        return np.unpackbits(self.packed(kind, pos, start, stop), axis=-1, count=self.sequences[pos].shape[1])
+
     def fire(self, pos: int, start: int, stop: int) -> np.ndarray:
-        """uint8 {0, 1} [stop - start, H, W] fire frames of the sequence at `pos`."""
-        return np.unpackbits(self.packed("fire", pos, start, stop), axis=-1, count=self.sequences[pos].shape[1])
+        return self.unpacked("fire", pos, start, stop)
 
     def isochrones(self, pos: int, start: int, stop: int) -> np.ndarray:
-        return np.unpackbits(self.packed("isochrones", pos, start, stop), axis=-1,
-                             count=self.sequences[pos].shape[1])
+        return self.unpacked("isochrones", pos, start, stop)
 
     def landscape(self) -> np.ndarray:
         """float32 [C, H, W]: the whole normalised landscape (a copy), cropped per sample on the device."""

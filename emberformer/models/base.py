@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emberformer.errors import ConfigError
+from emberformer.errors import is_whole, require
 
 
 class SpreadModel(nn.Module, ABC):
@@ -64,6 +64,5 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
 
 
 def check_positive_int(value, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{key}={value!r} must be a positive integer")
+    require(isinstance(value, int) and is_whole(value, 1), f"{key}={value!r} must be a positive integer")
     return value
