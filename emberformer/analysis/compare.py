@@ -9,11 +9,13 @@ python -m emberformer.train --multirun model=emberformer,unet seed=1,2,3 hardwar
 ```
 
 Evaluates the best.pt of every finished job (status completed or early_stopped) on the split with
-`emberformer.evaluate`, reusing `<job>/eval_<split>/metrics.json` when it is newer than best.pt
-and was computed on the same data (source files' fingerprint) with the same settings, groups the
-jobs by model across seeds and writes `comparison.md` and `comparison.json` beside the jobs. The
-folder may also hold several sweeps (e.g. one per model): each is read. Persistence comes from the
-same evaluations, so it is scored on exactly the samples the models are.
+`emberformer.evaluate` (with its rollouts at lead times 1..6), reusing
+`<job>/eval_<split>/metrics.json` when it is newer than best.pt and was computed on the same data
+(source files' fingerprint) with the same settings, groups the jobs by benchmark (their data root:
+`embedded`, `preset=hard`, ...) and model across seeds and writes `comparison.md`,
+`comparison.json` and `lead_time.png` (F1 and newly burned F1 against lead time) beside the jobs.
+The folder may also hold several sweeps (e.g. one per model, or one per benchmark): each is read.
+Persistence comes from the same evaluations, so it is scored on exactly the samples the models are.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from emberformer import config as config_lib
 from emberformer.analysis.runs import SWEEP_FILES, load_sweep
-from emberformer.data.layout import natural_key
+from emberformer.analysis.rollouts import ROLLOUT_STEPS
+from emberformer.data.layout import benchmark_name, natural_key
 from emberformer.analysis.scoring import ECE_BINS, PERSISTENCE, PR_THRESHOLDS, SPLITS, evaluate
 from emberformer.analysis.tables import OPERATING_POINTS
 from emberformer.cli import parse_arguments, run_command
@@ -46,8 +49,11 @@ COLUMNS = (
     ("iou", "IoU", "all", "iou"),
     ("newly_burned_f1", "newly burned F1", "newly_burned", "f1"),
     ("newly_burned_ap", "newly burned AP", "newly_burned", "ap"),
+    ("ece", "ECE", "all", "ece"),
 )
-OUTPUT_FILES = ("comparison.md", "comparison.json")
+# Rollout scores by lead time: (key, title, pixels).
+LEAD_TIME_SCORES = (("f1", "F1", "all"), ("newly_burned_f1", "newly burned F1", "newly_burned"))
+OUTPUT_FILES = ("comparison.md", "comparison.json", "lead_time.png")
 EXAMPLE = "python -m emberformer.compare outputs/multirun/2026-11-24/10-00-00"
 
 
@@ -60,6 +66,11 @@ class Evaluated:
     results: dict               # evaluate's metrics.json
     metrics_path: Path
     reused: bool                # metrics.json was already there and newer than best.pt
+    seconds: float | None       # the training job's wall time
+
+    @property
+    def benchmark(self) -> str:
+        return benchmark_name(self.results["data"]["root"])
 
     @property
     def model_key(self) -> str:
@@ -76,12 +87,15 @@ class Skipped:
 
 @dataclass
 class Row:
+    benchmark: str              # which data, e.g. "embedded" or "preset=hard" (layout.benchmark_name)
     label: str
     model: str                  # the model's own description, e.g. "EmberFormer (segformer decoder)"
     jobs: list[str]
     distinguishing: dict[str, str] = field(default_factory=dict)   # overrides that set it apart
     thresholds: list[float] = field(default_factory=list)           # per job, at the chosen operating point
     cells: dict[str, dict] = field(default_factory=dict)          # column key -> {mean, std, n, values}
+    lead_times: dict[str, list[dict]] = field(default_factory=dict)  # LEAD_TIME_SCORES key -> a cell per lead
+    job_minutes: dict = field(default_factory=dict)               # training wall time per job, a cell
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,7 +123,8 @@ def _reusable(metrics_path: Path, best: Path, split: str, pred_thresh, data_fing
         return None
     same = (results.get("split") == split and results.get("pred_thresh") == pred_thresh
             and (results.get("data") or {}).get("fingerprint") == data_fingerprint
-            and results.get("pr_thresholds") == PR_THRESHOLDS and results.get("ece_bins") == ECE_BINS)
+            and results.get("pr_thresholds") == PR_THRESHOLDS and results.get("ece_bins") == ECE_BINS
+            and (results.get("rollouts") or {}).get("steps") == ROLLOUT_STEPS)
     return results if same else None
 
 
@@ -153,7 +168,7 @@ def collect(root: Path, split: str = "test", device: str = "auto") -> tuple[list
             skipped.append(Skipped(name, job.status, f"not evaluated: {err}"))
             continue
         print(f"[{i}/{len(jobs)}] {name}: {'reused' if reused else 'wrote'} {metrics_path}", file=sys.stderr)
-        evaluated.append(Evaluated(name, job.overrides, results, metrics_path, reused))
+        evaluated.append(Evaluated(name, job.overrides, results, metrics_path, reused, job.seconds))
     return evaluated, skipped
 
 
@@ -174,10 +189,17 @@ def cell(values: list[float | None]) -> dict:
             "n": len(present), "values": values}
 
 
-def _fill(row: Row, scores: list[dict], threshold: str) -> Row:
+def _fill(row: Row, group: list[Evaluated], model_key: str, threshold: str) -> Row:
+    scores = [ev.results["models"][model_key] for ev in group]
     row.thresholds = [s["all"]["at"][threshold]["threshold"] for s in scores]
     row.cells = {key: cell([_metric(s, pixels, metric, threshold) for s in scores])
                  for key, _, pixels, metric in COLUMNS}
+    # Rollouts are fed back at the val-best threshold, whichever operating point the table shows.
+    leads = [ev.results["rollouts"]["models"][model_key] for ev in group]
+    row.lead_times = {key: [cell([entries[i][pixels]["f1"] for entries in leads]) for i in range(len(leads[0]))]
+                      for key, _, pixels in LEAD_TIME_SCORES}
+    row.job_minutes = cell([None if ev.seconds is None or model_key == PERSISTENCE else ev.seconds / 60
+                            for ev in group])
     return row
 
 
@@ -194,36 +216,43 @@ def _distinguishing_keys(evaluated: list[Evaluated]) -> dict[str, list[str]]:
 
 
 def group_rows(evaluated: list[Evaluated], threshold: str = "val_best") -> list[Row]:
-    """One row per model (and per value of any other knob swept for it), then persistence."""
-    distinguishing = _distinguishing_keys(evaluated)
-    groups: dict[tuple, list[Evaluated]] = {}
-    for ev in evaluated:  # in job order: the rows follow the command line's model order
-        knobs = tuple((k, ev.overrides.get(k, "")) for k in distinguishing[ev.model_key])
-        groups.setdefault((ev.model_key, knobs), []).append(ev)
-
+    """Per benchmark: one row per model (and per value of any other knob swept for it), then persistence."""
     rows = []
-    for (model_key, knobs), group in groups.items():
-        if model_key == PERSISTENCE:
-            continue  # jobs that trained persistence itself join the persistence row below
-        description = group[0].results["model"]
-        label = description.split(" (")[0]
-        if knobs:
-            label += " (" + ", ".join(f"{k}={v}" for k, v in knobs) + ")"
-        row = Row(label, description, [ev.name for ev in group], dict(knobs))
-        rows.append(_fill(row, [ev.results["models"][model_key] for ev in group], threshold))
-    persistence = Row(PERSISTENCE, "Persistence (last observed fire)", [ev.name for ev in evaluated])
-    rows.append(_fill(persistence, [ev.results["models"][PERSISTENCE] for ev in evaluated], threshold))
+    for benchmark, on_benchmark in _by_benchmark(evaluated).items():
+        distinguishing = _distinguishing_keys(on_benchmark)
+        groups: dict[tuple, list[Evaluated]] = {}
+        for ev in on_benchmark:  # in job order: the rows follow the command line's model order
+            knobs = tuple((k, ev.overrides.get(k, "")) for k in distinguishing[ev.model_key])
+            groups.setdefault((ev.model_key, knobs), []).append(ev)
+        for (model_key, knobs), group in groups.items():
+            if model_key == PERSISTENCE:
+                continue  # jobs that trained persistence itself join the persistence row below
+            description = group[0].results["model"]
+            label = description.split(" (")[0]
+            if knobs:
+                label += " (" + ", ".join(f"{k}={v}" for k, v in knobs) + ")"
+            row = Row(benchmark, label, description, [ev.name for ev in group], dict(knobs))
+            rows.append(_fill(row, group, model_key, threshold))
+        persistence = Row(benchmark, PERSISTENCE, "Persistence (last observed fire)", [ev.name for ev in on_benchmark])
+        rows.append(_fill(persistence, on_benchmark, PERSISTENCE, threshold))
     return rows
+
+
+def _by_benchmark(evaluated: list[Evaluated]) -> dict[str, list[Evaluated]]:
+    groups: dict[str, list[Evaluated]] = {}
+    for ev in evaluated:
+        groups.setdefault(ev.benchmark, []).append(ev)
+    return groups
 
 
 # --------------------------------------------------------------------------------------------
 # Output
 # --------------------------------------------------------------------------------------------
-def format_cell(entry: dict, digits: int = 3) -> str:
+def format_cell(entry: dict, digits: int = 3, with_n: bool = True) -> str:
     if entry["mean"] is None:
-        return f"n/a ({entry['n']})"
+        return f"n/a ({entry['n']})" if with_n else "n/a"
     spread = "" if entry["std"] is None else f" ± {entry['std']:.{digits}f}"
-    return f"{entry['mean']:.{digits}f}{spread} ({entry['n']})"
+    return f"{entry['mean']:.{digits}f}{spread}" + (f" ({entry['n']})" if with_n else "")
 
 
 def _data_line(evaluated: list[Evaluated]) -> str:
@@ -248,19 +277,31 @@ def render_markdown(comparison: dict) -> str:
     lines = [
         f"# Models against persistence on the {comparison['split']} split",
         "",
-        (f"Split: **{comparison['split']}** ({comparison['data']}). Threshold: {point}; it sets F1, precision, "
-         "recall and IoU, while AP needs none. Each cell: mean ± sample std over the jobs (n). \"newly burned\" "
-         "scores only the pixels not burning in the last observed frame, which persistence never predicts."),
-        "",
-        "| model | " + " | ".join(header for _, header, _, _ in COLUMNS) + " |",
-        "|---|" + "---|" * len(COLUMNS),
+        (f"Threshold: {point}; it sets F1, precision, recall and IoU, while AP and ECE need none. Each cell: "
+         "mean ± sample std over the jobs (n). \"newly burned\" scores only the pixels not burning in the last "
+         "observed frame, which persistence never predicts. Rollouts: each model fed its own output (thresholded "
+         "at its val-best threshold) from every frame of the split; a forecast `lead` steps ahead is scored "
+         "against the simulated truth then, \"newly burned\" there meaning not burning at the forecast's origin."),
     ]
-    for row in comparison["rows"]:
-        lines.append(f"| {row['label']} | " + " | ".join(format_cell(row["cells"][key]) for key, *_ in COLUMNS)
-                     + " |")
+    for benchmark in comparison["benchmarks"]:
+        rows = [row for row in comparison["rows"] if row["benchmark"] == benchmark["name"]]
+        lines += ["", f"## Benchmark: {benchmark['name']}", "",
+                  f"Data `{benchmark['root']}`; split: **{comparison['split']}** ({benchmark['data']}).", "",
+                  "| model | " + " | ".join(header for _, header, _, _ in COLUMNS) + " | train min/job |",
+                  "|---|" + "---|" * (len(COLUMNS) + 1)]
+        for row in rows:
+            cells = [format_cell(row["cells"][key]) for key, *_ in COLUMNS]
+            minutes = format_cell(row["job_minutes"], digits=1, with_n=False) if row["job_minutes"]["n"] else "–"
+            lines.append(f"| {row['label']} | " + " | ".join(cells) + f" | {minutes} |")
+        leads = range(1, 1 + max(len(row["lead_times"]["f1"]) for row in rows))
+        for key, title, _ in LEAD_TIME_SCORES:
+            lines += ["", f"{title} by lead time (steps ahead, model fed its own output):", "",
+                      "| model | " + " | ".join(str(lead) for lead in leads) + " |", "|---|" + "---|" * len(leads)]
+            lines += [f"| {row['label']} | " + " | ".join(format_cell(c, with_n=False) for c in row["lead_times"][key])
+                      + " |" for row in rows]
     lines += ["", "Jobs:"]
     for row in comparison["rows"]:
-        lines.append(f"- {row['label']}: {row['model']}; jobs {', '.join(row['jobs'])}; "
+        lines.append(f"- {row['benchmark']}, {row['label']}: {row['model']}; jobs {', '.join(row['jobs'])}; "
                      f"thresholds {_thresholds(row['thresholds'])}")
     if comparison["skipped"]:
         lines += ["", "Not in the table (unfinished, failed or not evaluable):"]
@@ -269,8 +310,33 @@ def render_markdown(comparison: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot_lead_times(comparison: dict, path: Path) -> None:
+    """F1 and newly burned F1 against lead time, a line per model (mean, std as error bars), a row per benchmark."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend state, works headless
+
+    benchmarks = comparison["benchmarks"]
+    fig = Figure(figsize=(11, 3.8 * len(benchmarks)), layout="constrained")
+    axes = fig.subplots(len(benchmarks), len(LEAD_TIME_SCORES), squeeze=False)
+    for ax_row, benchmark in zip(axes, benchmarks, strict=True):
+        rows = [row for row in comparison["rows"] if row["benchmark"] == benchmark["name"]]
+        for ax, (key, title, _) in zip(ax_row, LEAD_TIME_SCORES, strict=True):
+            for row in rows:
+                cells = row["lead_times"][key]
+                means = [c["mean"] for c in cells]
+                errors = [c["std"] or 0.0 for c in cells]
+                style = dict(color="black", linestyle="--") if row["label"] == PERSISTENCE else {}
+                ax.errorbar(range(1, len(cells) + 1), means, yerr=errors, marker="o", markersize=3, capsize=2,
+                            label=row["label"], **style)
+            ax.set(title=f"{title}, {benchmark['name']}", xlabel="lead time (steps ahead)", ylabel=title,
+                   ylim=(0, 1.02))
+            ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="upper right")
+    fig.savefig(path, dpi=110)
+
+
 def compare(sweep_dir, split: str = "test", threshold: str = "val_best", device: str = "auto") -> tuple[dict, str]:
-    """Evaluate, group and write comparison.md / comparison.json into `sweep_dir`. Returns (comparison, markdown)."""
+    """Evaluate, group and write comparison.md / comparison.json / lead_time.png into `sweep_dir`.
+    Returns (comparison, markdown)."""
     if split not in SPLITS:
         raise ConfigError(f"split={split} must be one of {', '.join(SPLITS)}")
     if threshold not in OPERATING_POINTS:
@@ -285,7 +351,8 @@ def compare(sweep_dir, split: str = "test", threshold: str = "val_best", device:
         "sweep_dir": str(root),
         "split": split,
         "threshold": threshold,
-        "data": _data_line(evaluated),
+        "benchmarks": [{"name": name, "root": group[0].results["data"]["root"], "data": _data_line(group)}
+                       for name, group in _by_benchmark(evaluated).items()],
         "columns": [{"key": key, "header": header, "pixels": pixels, "metric": metric}
                     for key, header, pixels, metric in COLUMNS],
         "rows": [vars(row) for row in group_rows(evaluated, threshold)],
@@ -296,6 +363,7 @@ def compare(sweep_dir, split: str = "test", threshold: str = "val_best", device:
     try:
         (root / "comparison.json").write_text(json.dumps(comparison, indent=1) + "\n")
         (root / "comparison.md").write_text(markdown)
+        plot_lead_times(comparison, root / "lead_time.png")
     except PermissionError as err:
         raise DataError(f"{err.filename}: not writable; copy the sweep dir somewhere writable and compare the copy"
                         ) from None

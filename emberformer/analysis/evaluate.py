@@ -4,9 +4,11 @@
 Two passes over the data (`emberformer.analysis.scoring`): val, to find the threshold that
 maximises F1 there, then the chosen split, scored at `pred_thresh` and at that val-best threshold,
 over all valid pixels and over the pixels not burning in the last observed frame (newly burned
-area), overall and by history length T. Writes `metrics.json`, `metrics.md`, `pr_curve.png` and
-`f1_by_history.png` into the output folder (default `<run dir>/eval_<split>/`); with
-`wandb.log=true` logs them to the training run's W&B run too.
+area), overall and by history length T. Then multi-step rollouts from every frame of the split
+(`rollout_steps=6`; 0 skips them): F1 and newly burned F1 at lead times 1..6, each model fed its
+own output. Writes `metrics.json`, `metrics.md`, `pr_curve.png` and `f1_by_history.png` into the
+output folder (default `<run dir>/eval_<split>/`); with `wandb.log=true` logs them to the
+training run's W&B run too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from omegaconf import DictConfig
 
 from emberformer import config as config_lib
 from emberformer.analysis.scoring import RESULT_FILES, evaluate
-from emberformer.analysis.tables import VIEWS, history_rows, markdown_report, summary_rows
+from emberformer.analysis.tables import VIEWS, history_rows, markdown_report, rollout_rows, summary_rows
 from emberformer.errors import exit_on_user_error
 
 
@@ -36,6 +38,10 @@ def flat_summary(results: dict) -> dict:
             flat.update({f"{prefix}/{name}/{view}/{k}": scores[k] for k in ("ap", "ece")})
             for point, at in scores["at"].items():
                 flat.update({f"{prefix}/{name}/{view}/{k}@{point}": at[k] for k in ("prec", "rec", "f1", "iou", "acc")})
+    for name, per_lead in (results.get("rollouts") or {"models": {}})["models"].items():
+        for entry in per_lead:
+            flat.update({f"{prefix}/{name}/rollout/{view}/f1@lead{entry['lead']}": entry[view]["f1"]
+                         for view in VIEWS})
     return {k: v for k, v in flat.items() if v is not None}
 
 
@@ -47,8 +53,10 @@ def log_to_wandb(results: dict, out: Path, run=None, step: int | None = None) ->
     if run is None:
         return False
     prefix = f"eval/{results['split']}"
-    run.log({f"{prefix}/metrics": wandb.Table(*summary_rows(results)),
-             f"{prefix}/by_history_length": wandb.Table(*history_rows(results)),
+    tables = {f"{prefix}/metrics": summary_rows(results), f"{prefix}/by_history_length": history_rows(results)}
+    if results.get("rollouts"):
+        tables[f"{prefix}/rollouts"] = rollout_rows(results)
+    run.log({**{key: wandb.Table(*rows) for key, rows in tables.items()},
              f"{prefix}/pr_curve": wandb.Image(str(out / "pr_curve.png")),
              f"{prefix}/f1_by_history": wandb.Image(str(out / "f1_by_history.png"))}, step=step)
     run.summary.update(flat_summary(results))
@@ -63,7 +71,7 @@ def run(cfg: DictConfig) -> dict:
     results, out = evaluate(cfg.ckpt, split=cfg.split, out_dir=cfg.out_dir, pred_thresh=cfg.pred_thresh,
                             pr_thresholds=cfg.pr_thresholds, ece_bins=cfg.ece_bins, batch_size=cfg.batch_size,
                             device=cfg.device, precision=cfg.precision, num_workers=cfg.num_workers,
-                            data_root=cfg.data_root)
+                            data_root=cfg.data_root, rollout_steps=cfg.rollout_steps)
     print(markdown_report(results))
     print(f"Wrote {', '.join(RESULT_FILES)} to {out}")
     if cfg.wandb.log:

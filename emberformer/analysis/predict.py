@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 from emberformer import config as config_lib
 from emberformer.errors import ConfigError, DataError, exit_on_user_error
 from emberformer.analysis.metrics import growth_labels
+from emberformer.analysis.rollouts import Rollout, rollout_chains
 from emberformer.analysis.tables import markdown_table, score_table_rows
 from emberformer.analysis.trained import default_out_dir, load_trained
 from emberformer.metrics import IGNORE_INDEX, fire_metrics
@@ -31,49 +32,6 @@ from emberformer.viz import BURNED, OUTCOMES, new_fire_outcomes, overlay
 
 MODES = ("threshold", "prob")
 LEGEND = (("burned at start", BURNED), *OUTCOMES)
-
-
-@dataclass
-class Rollout:
-    probs: np.ndarray      # [steps, H, W] the model's probability at each step
-    forecast: np.ndarray   # [steps, H, W] what was fed back (mask or probabilities)
-    truth: np.ndarray      # [steps, H, W] simulated burned area at the same steps
-    observed: np.ndarray   # [H, W] the last observed frame (k - 1)
-    frames: list[int]      # frame index of each step's truth
-
-
-@torch.no_grad()
-def rollout(model, sequence: dict, k: int, steps: int, max_history: int, pred_thresh: float,
-            mode: str = "threshold", monotonic: bool = True, hardware: Hardware | None = None) -> Rollout:
-    """Roll `model` forward `steps` times from frames 0..k-1 of `sequence` (`FireSpreadData.sequence`).
-
-    The input at every step holds the last `max_history` frames of the growing history with the
-    recorded wind of those steps: frame t with the wind that drives it to t + 1, as in training.
-    """
-    hardware = hardware or Hardware(device="cpu", precision="fp32")
-    device = hardware.device
-    fire = torch.from_numpy(np.asarray(sequence["fire_frames"], dtype=np.float32)).to(device)
-    wind = torch.from_numpy(np.asarray(sequence["wind"], dtype=np.float32)).to(device)
-    static = torch.from_numpy(np.asarray(sequence["static"], dtype=np.float32))[None].to(device)
-    history = list(fire[:k])
-    probs, forecast = [], []
-    for step in range(steps):
-        t = k - 1 + step  # the history's last frame
-        start = max(0, t + 1 - max_history)
-        frames = torch.stack(history[start:t + 1])[None]
-        batch = {"fire": frames, "static": static, "wind": wind[start:t + 1][None],
-                 "time_mask": torch.ones(frames.shape[:2], dtype=torch.bool, device=device)}
-        with hardware.autocast():
-            prob = torch.sigmoid(forward(model, batch).float())[0, 0]
-        nxt = (prob > pred_thresh).float() if mode == "threshold" else prob
-        if monotonic:
-            nxt = torch.maximum(nxt, history[-1])
-        history.append(nxt)
-        probs.append(prob)
-        forecast.append(nxt)
-    truth = np.asarray(sequence["isochrones"][k:k + steps], dtype=np.float32)
-    return Rollout(torch.stack(probs).cpu().numpy(), torch.stack(forecast).cpu().numpy(), truth,
-                   np.asarray(sequence["fire_frames"][k - 1], dtype=np.float32), list(range(k, k + steps)))
 
 
 def step_scores(result: Rollout, pred_thresh: float) -> list[dict]:
@@ -190,8 +148,8 @@ def predict(ckpt, sequence, steps: int = 6, k: int = 3, mode: str = "threshold",
                         f"truth; use steps<={n - k}")
     split = next(name for name, ids in data.splits.items() if seq_id in ids)
 
-    result = rollout(trained.model, seq, k, steps, int(trained.config.data.max_history), pred_thresh, mode,
-                     monotonic, hardware)
+    result, = rollout_chains(trained.model, seq, [k - 1], steps, int(trained.config.data.max_history), pred_thresh,
+                             mode, monotonic, hardware)
     scores = step_scores(result, pred_thresh)
     bands = list(data.static_band_names)
     background = hillshade(seq["static"][bands.index("elevation") if "elevation" in bands else 0])

@@ -40,6 +40,8 @@ class Job:
     curve: list[tuple[int, float]] = field(default_factory=list)   # (epoch, monitored value)
     at_best: dict[str, float] = field(default_factory=dict)        # val metrics at best_epoch
     rank: int | None = None                     # 1 = best; finished jobs only
+    seconds: float | None = None                # wall time from the job's start (Hydra writes
+                                                # .hydra/config.yaml) to its result.json
 
     @property
     def finished(self) -> bool:
@@ -179,6 +181,9 @@ def _read_job(root: Path, job_dir: Path, monitor: str, mode: str) -> Job:
         job.best_value = finite_number(result.get("best_value"))
         job.best_epoch = result.get("best_epoch")
         job.epochs_run = result.get("stop_epoch", job.epochs_run)
+        started = job_dir / ".hydra" / "config.yaml"
+        if started.is_file():
+            job.seconds = result_path.stat().st_mtime - started.stat().st_mtime
     elif job.curve:  # running: the best so far
         best = job.curve[0]
         for point in job.curve[1:]:

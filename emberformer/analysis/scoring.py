@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from emberformer.analysis.metrics import FireEvaluation, growth_labels
+from emberformer.analysis.rollouts import ROLLOUT_STEPS, score_rollouts
 from emberformer.analysis.tables import VIEWS, format_score, markdown_report
 from emberformer.analysis.trained import Trained, default_out_dir, load_trained
 from emberformer.errors import ConfigError, DataError
@@ -90,17 +91,20 @@ def score_split(models: dict, thresholds: dict, loader, to_device, hardware: Har
 def evaluate(ckpt, split: str = "test", out_dir=None, pred_thresh: float | None = None,
              pr_thresholds: int = PR_THRESHOLDS, ece_bins: int = ECE_BINS, batch_size: int | None = None,
              device: str = "auto", precision: str = "auto", num_workers: int = 0,
-             data_root: str | None = None) -> tuple[dict, Path]:
+             data_root: str | None = None, rollout_steps: int = ROLLOUT_STEPS) -> tuple[dict, Path]:
     """Score a checkpoint and persistence on `split` and write the result files. Returns (results, out dir)."""
     if split not in SPLITS:
         raise ConfigError(f"split={split} must be one of {', '.join(SPLITS)}")
     if int(pr_thresholds) < 2 or int(ece_bins) < 1:
         raise ConfigError(f"pr_thresholds={pr_thresholds} must be >= 2 and ece_bins={ece_bins} >= 1")
+    if isinstance(rollout_steps, bool) or not isinstance(rollout_steps, int) or rollout_steps < 0:
+        raise ConfigError(f"rollout_steps={rollout_steps} must be a whole number >= 0 (0: no rollouts)")
     if pred_thresh is not None and not 0 < float(pred_thresh) < 1:
         raise ConfigError(f"pred_thresh={pred_thresh} must lie strictly between 0 and 1 (e.g. 0.5), or null")
     hardware = Hardware(device=device, precision=precision, num_workers=int(num_workers), persistent_workers=False)
     trained = load_trained(ckpt, hardware.device, data_root)
-    results = evaluate_trained(trained, hardware, split, pred_thresh, pr_thresholds, ece_bins, batch_size)
+    results = evaluate_trained(trained, hardware, split, pred_thresh, pr_thresholds, ece_bins, batch_size,
+                               rollout_steps)
     out = Path(out_dir) if out_dir else default_out_dir(trained, f"eval_{split}")
     write_results(results, out)
     return results, out
@@ -108,8 +112,10 @@ def evaluate(ckpt, split: str = "test", out_dir=None, pred_thresh: float | None 
 
 def evaluate_trained(trained: Trained, hardware: Hardware, split: str, pred_thresh: float | None = None,
                      pr_thresholds: int = PR_THRESHOLDS, ece_bins: int = ECE_BINS,
-                     batch_size: int | None = None) -> dict:
-    """The results dict (see metrics.json) of a loaded model and persistence on `split`."""
+                     batch_size: int | None = None, rollout_steps: int = ROLLOUT_STEPS) -> dict:
+    """The results dict (see metrics.json) of a loaded model and persistence on `split`; with
+    `rollout_steps`, also both rolled forward from every frame of the split, fed their own output
+    thresholded at their val-best threshold, scored at lead times 1..rollout_steps."""
     from emberformer.models import Persistence
 
     pred_thresh = trained.pred_thresh if pred_thresh is None else float(pred_thresh)
@@ -139,6 +145,12 @@ def evaluate_trained(trained: Trained, hardware: Hardware, split: str, pred_thre
         best = {n: (pred_thresh, None) for n in models}
     thresholds = {n: {"pred_thresh": pred_thresh, "val_best": best[n][0]} for n in models}
     metrics, history = score_split(models, thresholds, loader(split), to_device, hardware, pr_thresholds, ece_bins)
+    rollouts = None
+    if rollout_steps:
+        rollouts = {"steps": rollout_steps, "feedback": "mask at the val-best threshold, monotonic",
+                    "models": score_rollouts({n: (m, best[n][0]) for n, m in models.items()}, data, split,
+                                             rollout_steps, int(trained.config.data.max_history), hardware,
+                                             batch_size)}
     return {
         "checkpoint": str(trained.path),
         "epoch": trained.state.get("epoch"),
@@ -154,6 +166,7 @@ def evaluate_trained(trained: Trained, hardware: Hardware, split: str, pred_thre
         "ece_bins": int(ece_bins),
         "models": {n: {"val_best_threshold": best[n][0], "val_best_f1": best[n][1], **metrics[n]} for n in models},
         "by_history_length": history,
+        "rollouts": rollouts,
         "wandb_run": {"id": trained.state.get("wandb_run_id"), "step": trained.state.get("step"),
                       **{k: trained.config.logger.get(k) for k in ("project", "entity", "group")}},
     }

@@ -43,6 +43,19 @@ def history_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def rollout_rows(results: dict) -> tuple[list[str], list[list[str]]]:
+    """F1 over all pixels and over the newly burned ones (not burning at the forecast's origin) per lead time."""
+    names = list(results["rollouts"]["models"])
+    header = ["lead", "forecasts", *(f"{n} F1" for n in names), *(f"{n} newly burned F1" for n in names)]
+    per_model = [results["rollouts"]["models"][n] for n in names]
+    rows = []
+    for entries in zip(*per_model, strict=True):
+        rows.append([str(entries[0]["lead"]), str(entries[0]["forecasts"]),
+                     *(format_score(e["all"]["f1"]) for e in entries),
+                     *(format_score(e["newly_burned"]["f1"]) for e in entries)])
+    return header, rows
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -68,7 +81,16 @@ def markdown_report(results: dict) -> str:
         "",
         markdown_table(*history_rows(results)),
         "",
+        *_rollout_section(results),
     ])
+
+
+def _rollout_section(results: dict) -> list[str]:
+    rollouts = results.get("rollouts")
+    if not rollouts:
+        return []
+    return [f"## Rollouts: each model fed its own output ({rollouts['feedback']}), from every frame of the split",
+            "", markdown_table(*rollout_rows(results)), ""]
 
 
 def score_table_rows(report: dict) -> tuple[list[str], list[list[str]]]:

@@ -50,6 +50,18 @@ FIRE_RGB = (255, FIRE_GREEN, 0)
 BACKGROUND_RGB = (255, 255, 255)
 
 
+def benchmark_name(root: str | Path) -> str:
+    """What a comparison calls a data root: "embedded", "preset=<name>" for a folder the generator
+    wrote with a preset (its README title says so), else the folder's name."""
+    root = Path(root).expanduser().resolve()
+    if root == EMBEDDED_ROOT:
+        return "embedded"
+    readme = root / "README.md"
+    title = readme.read_text(errors="replace").partition("\n")[0] if readme.is_file() else ""
+    preset = re.search(r"\(preset: ([\w-]+)\)", title) if title.startswith("# Simulated fire-spread") else None
+    return f"preset={preset.group(1)}" if preset else root.name
+
+
 def sequence_dirname(seq_id: int) -> str:
     return f"sequence_{seq_id:03d}"
 

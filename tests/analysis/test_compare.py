@@ -24,7 +24,8 @@ SWEEPS = {
 # The table's columns, written out independently of compare.COLUMNS: (pixels, metric).
 EXPECTED_COLUMNS = {"AP": ("all", "ap"), "F1": ("all", "f1"), "precision": ("all", "prec"),
                     "recall": ("all", "rec"), "IoU": ("all", "iou"),
-                    "newly burned F1": ("newly_burned", "f1"), "newly burned AP": ("newly_burned", "ap")}
+                    "newly burned F1": ("newly_burned", "f1"), "newly burned AP": ("newly_burned", "ap"),
+                    "ECE": ("all", "ece")}
 # Row label -> (jobs, key of the model in each job's metrics.json)
 EXPECTED_ROWS = {"EmberFormer": (["emberformer/0", "emberformer/1"], "EmberFormer"),
                  "U-Net baseline": (["unet/0", "unet/1"], "UNetBaseline"),
@@ -39,16 +40,29 @@ def run_sweeps(parent, data_root) -> None:
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
 
 
-def markdown_table(markdown: str) -> list[list[str]]:
-    lines = [line for line in markdown.splitlines() if line.startswith("| ")]  # not the |---| rule
-    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+def markdown_tables(markdown: str) -> list[list[list[str]]]:
+    """Every table of the markdown, each a list of rows of cells (without the |---| rule)."""
+    tables, current = [], []
+    for line in [*markdown.splitlines(), ""]:
+        if line.startswith("|"):
+            if not line.startswith("|---"):
+                current.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif current:
+            tables.append(current)
+            current = []
+    return tables
 
 
 def job_value(parent, job: str, model_key: str, column: str, threshold: str) -> float | None:
     results = json.loads((parent / job / "eval_test" / "metrics.json").read_text())
     pixels, metric = EXPECTED_COLUMNS[column]
     scores = results["models"][model_key][pixels]
-    return scores[metric] if metric == "ap" else scores["at"][threshold][metric]
+    return scores[metric] if metric in ("ap", "ece") else scores["at"][threshold][metric]
+
+
+def lead_value(parent, job: str, model_key: str, lead: int, pixels: str) -> float:
+    results = json.loads((parent / job / "eval_test" / "metrics.json").read_text())
+    return results["rollouts"]["models"][model_key][lead][pixels]["f1"]
 
 
 @pytest.mark.slow
@@ -61,21 +75,26 @@ def test_compare_sweeps_of_two_models(make_spreads, tmp_path, monkeypatch, capsy
     sweeps = tmp_path / "sweeps"
     run_sweeps(sweeps, data_root)
 
-    check_table(sweeps)
+    check_table(sweeps, data_root)
     check_rerun_reuses_evaluations_newer_than_their_checkpoint(sweeps, capsys)
     check_no_finished_job_exits_2(sweeps / "broken", capsys)
 
 
-def check_table(sweeps):
+def check_table(sweeps, data_root):
     proc = run_module("emberformer.compare", str(sweeps))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert (sweeps / "comparison.md").read_text() in proc.stdout
-    assert "Split: **test** (4 samples" in proc.stdout and "Threshold: **val_best**" in proc.stdout
+    assert "split: **test** (4 samples" in proc.stdout and "Threshold: **val_best**" in proc.stdout
+    assert (sweeps / "lead_time.png").stat().st_size > 0
 
-    header, *body = markdown_table(proc.stdout)
-    assert header == ["model", *EXPECTED_COLUMNS]
+    (header, *body), f1_by_lead, new_f1_by_lead = markdown_tables(proc.stdout)
+    assert header == ["model", *EXPECTED_COLUMNS, "train min/job"]
     assert [row[0] for row in body] == list(EXPECTED_ROWS)
     saved = json.loads((sweeps / "comparison.json").read_text())
+    # The benchmark each row came from: a folder the generator did not write is named by its folder.
+    assert [b["name"] for b in saved["benchmarks"]] == [data_root.name]
+    assert {row["benchmark"] for row in saved["rows"]} == {data_root.name}
+    assert f"## Benchmark: {data_root.name}" in proc.stdout
     assert (saved["split"], saved["threshold"]) == ("test", "val_best")
     assert [row["label"] for row in saved["rows"]] == list(EXPECTED_ROWS)
     column_keys = dict(zip(EXPECTED_COLUMNS, (c["key"] for c in saved["columns"]), strict=True))
@@ -83,7 +102,7 @@ def check_table(sweeps):
     for row, saved_row in zip(body, saved["rows"], strict=True):
         jobs, model_key = EXPECTED_ROWS[row[0]]
         assert saved_row["jobs"] == jobs
-        for text, column in zip(row[1:], EXPECTED_COLUMNS, strict=True):
+        for text, column in zip(row[1:-1], EXPECTED_COLUMNS, strict=True):
             values = [v for job in jobs if (v := job_value(sweeps, job, model_key, column, "val_best")) is not None]
             entry = saved_row["cells"][column_keys[column]]
             assert entry["n"] == len(values)
@@ -94,10 +113,21 @@ def check_table(sweeps):
             assert text == f"{mean:.3f} ± {std:.3f} ({len(values)})"
             if row[0] == "Persistence":  # deterministic, and every job scores the same test samples
                 assert std == pytest.approx(0.0, abs=1e-12)
+        # Training time per job, from the job's start to its result.json; none for persistence.
+        assert (row[-1] == "–") == (row[0] == "Persistence")
+        # Rollouts: one test fire of 5 frames has truth up to 4 steps ahead of its origins.
+        for table, (key, pixels) in ((f1_by_lead, ("f1", "all")), (new_f1_by_lead, ("newly_burned_f1", "newly_burned"))):
+            assert table[0] == ["model", "1", "2", "3", "4"]
+            shown = next(line for line in table if line[0] == row[0])
+            for lead, (text, entry) in enumerate(zip(shown[1:], saved_row["lead_times"][key], strict=True)):
+                values = [lead_value(sweeps, job, model_key, lead, pixels) for job in jobs]
+                assert entry["values"] == pytest.approx(values)
+                assert text == f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
 
     assert [(s["job"], s["status"]) for s in saved["skipped"]] == [("broken/0", "failed")]
     assert "train.epochs=0" in saved["skipped"][0]["reason"]
     assert proc.stdout.index("- broken/0: failed") > proc.stdout.index("| Persistence |")
+    assert f"- {data_root.name}, EmberFormer: " in proc.stdout
 
 
 def check_rerun_reuses_evaluations_newer_than_their_checkpoint(sweeps, capsys):

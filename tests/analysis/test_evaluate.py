@@ -156,8 +156,16 @@ def test_evaluate_command_writes_the_table_figures_and_json(tiny_run, tmp_path):
     history = results["by_history_length"]
     assert sum(entry["samples"] for entry in history.values()) == results["samples"]
     assert max(map(int, history)) == 6  # data.max_history of debug=fast
+    rollouts = results["rollouts"]
+    assert rollouts["steps"] == 6 and list(rollouts["models"]) == ["EmberFormer", "Persistence"]
+    for name, per_lead in rollouts["models"].items():
+        assert [entry["lead"] for entry in per_lead] == list(range(1, len(per_lead) + 1)) and len(per_lead) <= 6
+        assert per_lead[0]["forecasts"] == results["samples"]  # lead 1: every next-step sample of the split
+        assert all(0 <= entry[view]["f1"] <= 1 for entry in per_lead for view in ("all", "newly_burned"))
+    assert all(entry["newly_burned"]["f1"] == 0 for entry in rollouts["models"]["Persistence"])
     table = (out / "metrics.md").read_text()
     assert "| Persistence | newly burned |" in table and "## By history length T" in table
+    assert "## Rollouts" in table and "| EmberFormer F1 | Persistence F1 |" in table
     assert "| EmberFormer | all pixels |" in proc.stdout
     assert (out / "pr_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -190,8 +198,10 @@ def test_evaluating_val_reproduces_the_training_loop_and_logs_to_the_active_wand
                              capture_output=True, text=True, check=True, timeout=120).stdout
     history = [json.loads(line) for line in records.splitlines() if '"type":"history"' in line]
     logged = {key.split(".")[0] for record in history for key in record["history"]["item"]}
-    assert {"eval/val/metrics", "eval/val/by_history_length", "eval/val/pr_curve", "eval/val/f1_by_history"} <= logged
+    assert {"eval/val/metrics", "eval/val/by_history_length", "eval/val/rollouts", "eval/val/pr_curve",
+            "eval/val/f1_by_history"} <= logged
     assert '"eval/val/EmberFormer/newly_burned/ap"' in records  # the summary
+    assert '"eval/val/EmberFormer/rollout/newly_burned/f1@lead1"' in records
 
 
 @pytest.mark.slow
@@ -205,3 +215,5 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
 
     with pytest.raises(ConfigError, match="split=holdout"):
         evaluate(tmp_path / "missing.pt", split="holdout")
+    with pytest.raises(ConfigError, match="rollout_steps=-1"):
+        evaluate(tmp_path / "missing.pt", rollout_steps=-1)

@@ -1,4 +1,4 @@
-"""Forecast rollouts: alignment with the truth, feedback modes, files, and the command's errors."""
+"""The predict command: step scores, pictures, files, and its errors."""
 
 import json
 
@@ -6,50 +6,23 @@ import numpy as np
 import pytest
 from PIL import Image
 from cli import run_module
+from fires import growing_fire
 
 from emberformer.data.layout import EMBEDDED_ROOT
 from emberformer.models import Persistence
-from emberformer.analysis.predict import forecast_image, hillshade, rollout, step_scores
+from emberformer.analysis.predict import forecast_image, hillshade, step_scores
+from emberformer.analysis.rollouts import rollout_chains
 
 
-def growing_fire(n: int = 8, size: int = 24) -> dict:
-    """A disc that grows by one pixel of radius per frame, as FireSpreadData.sequence returns it."""
-    yy, xx = np.mgrid[0:size, 0:size]
-    radius = np.hypot(yy - size / 2, xx - size / 2)
-    fire = np.stack([(radius < 2 + t) for t in range(n)]).astype(np.uint8)
-    rng = np.random.default_rng(0)
-    return {"fire_frames": fire, "isochrones": fire.copy(), "static": rng.random((3, size, size), dtype=np.float32),
-            "wind": rng.normal(size=(n, 3)).astype(np.float32), "window": (0, size, 0, size)}
-
-
-def test_persistence_rollout_holds_the_start_and_aligns_truth_with_steps():
+def test_step_scores_of_persistence_match_its_own_f1_and_never_find_growth():
     seq = growing_fire()
-    result = rollout(Persistence(), seq, k=3, steps=4, max_history=2, pred_thresh=0.5)
-    assert result.frames == [3, 4, 5, 6]
-    assert np.array_equal(result.truth, seq["isochrones"][3:7])
-    assert np.array_equal(result.observed, seq["fire_frames"][2])
-    # Persistence feeds its own output back: every step repeats the last observed frame.
-    assert all(np.array_equal(frame, seq["fire_frames"][2]) for frame in result.forecast)
-
+    result, = rollout_chains(Persistence(), seq, [2], steps=4, max_history=2, pred_thresh=0.5)
     scores = step_scores(result, 0.5)
     assert [s["step"] for s in scores] == [1, 2, 3, 4]
     for s in scores:
         assert s["f1"] == pytest.approx(s["persistence_f1"])
         assert s["prec"] == 1.0 and s["growth_f1"] == 0.0  # it never predicts new fire
     assert scores[0]["f1"] > scores[-1]["f1"]  # the truth runs away from the held frame
-
-
-def test_probability_feedback_keeps_probabilities_and_monotonic_joins_the_previous_frame():
-    seq = growing_fire()
-    burning = seq["fire_frames"][1] > 0
-    soft = rollout(Persistence(), seq, k=2, steps=2, max_history=4, pred_thresh=0.5, mode="prob", monotonic=False)
-    low, high = np.unique(soft.forecast)
-    assert 0 < low < 1e-3 and 1 - 1e-3 < high < 1  # sigmoid(-10), sigmoid(10): fed back as they are
-    joined = rollout(Persistence(), seq, k=2, steps=2, max_history=4, pred_thresh=0.5, mode="prob")
-    assert (joined.forecast[0][burning] == 1).all()  # burned area never shrinks below the observed frame
-    assert np.array_equal(joined.forecast[0][~burning], soft.forecast[0][~burning])
-    hard = rollout(Persistence(), seq, k=2, steps=2, max_history=4, pred_thresh=0.5, mode="threshold")
-    assert set(np.unique(hard.forecast)) == {0.0, 1.0}
 
 
 def test_forecast_image_paints_hits_misses_and_false_alarms():

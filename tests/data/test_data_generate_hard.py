@@ -11,7 +11,7 @@ import pytest
 from emberformer.data.generate.generator import (BAND_NAMES, CANOPY_BAND_NAMES, GenerateConfig, generate,
                                                  parse_args)
 from emberformer.data.generate.landscape import NB_URBAN, Landscape, add_canopy, make_landscape
-from emberformer.data.layout import scan_spreads
+from emberformer.data.layout import benchmark_name, scan_spreads
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -111,6 +111,7 @@ def test_hard_preset_is_deterministic_readable_and_described(tmp_path):
 
     readme = (out / "README.md").read_text()
     assert "preset=hard" in readme and "(preset: hard)" in readme
+    assert benchmark_name(out) == "preset=hard"  # what compare calls this benchmark
     for words in ("Frames:", "Fire sizes", "Growth per step", "Newly burned share", "mean F1", "step_minutes=60",
                   "crown fire", "spotting"):
         assert words in readme, words

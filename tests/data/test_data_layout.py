@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import rasterio
 
-from emberformer.data.layout import read_landscape, read_landscape_info, read_mask, read_weather, scan_spreads
+from emberformer.data.layout import (
+    EMBEDDED_ROOT,
+    benchmark_name,
+    read_landscape,
+    read_landscape_info,
+    read_mask,
+    read_weather,
+    scan_spreads,
+)
 
 
 def test_scan_finds_sequences_with_odd_sizes_and_skips_single_frame(make_spreads):
@@ -91,3 +99,8 @@ def test_read_mask_accepts_palette_and_rgba(make_spreads, tmp_path, decode_png):
         image.save(converted)
         assert Image.open(converted).mode == mode
         np.testing.assert_array_equal(read_mask(converted, (9, 13)), expected)
+
+
+def test_benchmark_names_come_from_the_root(make_spreads, tmp_path):
+    assert benchmark_name(EMBEDDED_ROOT) == "embedded"
+    assert benchmark_name(make_spreads(tmp_path / "my_fires")) == "my_fires"  # not written by the generator
