@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -27,7 +26,6 @@ from emberformer.analysis.tables import markdown_table, score_table_rows
 from emberformer.analysis.trained import default_out_dir, load_trained
 from emberformer.metrics import IGNORE_INDEX, fire_metrics
 from emberformer.training.hardware import Hardware
-from emberformer.training.loop import forward
 from emberformer.viz import BURNED, OUTCOMES, new_fire_outcomes, overlay
 
 MODES = ("threshold", "prob")
