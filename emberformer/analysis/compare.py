@@ -224,13 +224,17 @@ def group_rows(evaluated: list[Evaluated], threshold: str = "val_best") -> list[
         for ev in on_benchmark:  # in job order: the rows follow the command line's model order
             knobs = tuple((k, ev.overrides.get(k, "")) for k in distinguishing[ev.model_key])
             groups.setdefault((ev.model_key, knobs), []).append(ev)
-        for (model_key, knobs), group in groups.items():
-            if model_key == PERSISTENCE:
-                continue  # jobs that trained persistence itself join the persistence row below
+        # Jobs that trained persistence itself join the persistence row below.
+        trained = {key: group for key, group in groups.items() if key[0] != PERSISTENCE}
+        descriptions = {group[0].results["model"] for group in trained.values()}
+        for (model_key, knobs), group in trained.items():
             description = group[0].results["model"]
-            label = description.split(" (")[0]
-            if knobs:
-                label += " (" + ", ".join(f"{k}={v}" for k, v in knobs) + ")"
+            short = description.split(" (")[0]
+            # Two presets of one class (resnet18_unet, resnet18_unet_1day) go by their descriptions.
+            label = description if sum(d.split(" (")[0] == short for d in descriptions) > 1 else short
+            shown = [f"{k}={v}" for k, v in knobs if k != "model"]
+            if shown:
+                label += " [" + ", ".join(shown) + "]"
             row = Row(benchmark, label, description, [ev.name for ev in group], dict(knobs))
             rows.append(_fill(row, group, model_key, threshold))
         persistence = Row(benchmark, PERSISTENCE, "Persistence (last observed fire)", [ev.name for ev in on_benchmark])

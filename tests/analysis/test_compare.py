@@ -176,3 +176,41 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, make_args, message):
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def _results(description: str, model_key: str, root: str, f1: float) -> dict:
+    """An evaluation's metrics.json as far as the grouping reads it (one lead time of rollouts)."""
+    at = {"threshold": 0.5, "prec": f1, "rec": f1, "f1": f1, "iou": f1}
+    view = {"ap": f1, "ece": 0.01, "at": {"val_best": at, "pred_thresh": at}}
+    scores = {"all": view, "newly_burned": view}
+    lead = [{"lead": 1, "forecasts": 3, "all": {"f1": f1}, "newly_burned": {"f1": f1}}]
+    return {"model": description, "data": {"root": root}, "models": {model_key: scores, "Persistence": scores},
+            "rollouts": {"models": {model_key: lead, "Persistence": lead}}}
+
+
+def test_rows_split_by_benchmark_and_two_presets_of_one_class_keep_their_descriptions(tmp_path):
+    from emberformer.data.layout import EMBEDDED_ROOT
+
+    other = tmp_path / "my_fires"
+
+    def job(name, overrides, description, root, f1):
+        return compare.Evaluated(name, {"seed": name[-1], **overrides}, _results(description, "ResNetUNet", str(root), f1),
+                                 tmp_path / name, reused=False, seconds=60.0)
+
+    five, one = "U-Net (resnet18, last 5 frames)", "U-Net (resnet18, last 1 frames)"
+    evaluated = [job("a/0", {"model": "resnet18_unet"}, five, EMBEDDED_ROOT, 0.8),
+                 job("a/1", {"model": "resnet18_unet"}, five, EMBEDDED_ROOT, 0.9),
+                 job("b/0", {"model": "resnet18_unet_1day"}, one, EMBEDDED_ROOT, 0.7),
+                 job("c/0", {"model": "resnet18_unet", "loss.bce_weight": "0.3"}, five, other, 0.6),
+                 job("c/1", {"model": "resnet18_unet", "loss.bce_weight": "0.7"}, five, other, 0.5)]
+    rows = compare.group_rows(evaluated)
+    assert [(r.benchmark, r.label, r.jobs) for r in rows] == [
+        ("embedded", five, ["a/0", "a/1"]),
+        ("embedded", one, ["b/0"]),
+        ("embedded", "Persistence", ["a/0", "a/1", "b/0"]),
+        ("my_fires", "U-Net [loss.bce_weight=0.3]", ["c/0"]),
+        ("my_fires", "U-Net [loss.bce_weight=0.7]", ["c/1"]),
+        ("my_fires", "Persistence", ["c/0", "c/1"]),
+    ]
+    assert rows[0].cells["f1"]["mean"] == pytest.approx(0.85) and rows[0].lead_times["f1"][0]["n"] == 2
+    assert rows[0].job_minutes["mean"] == pytest.approx(1.0) and rows[2].job_minutes["n"] == 0
