@@ -24,7 +24,7 @@ from pathlib import Path
 
 from emberformer.analysis.panels import PANELS, PanelSpec
 from emberformer.analysis.runs import read_metrics_jsonl
-from emberformer.analysis.tables import history_rows, score_table_rows, summary_rows
+from emberformer.analysis.tables import history_rows, rollout_rows, score_table_rows, summary_rows
 from emberformer.cli import parse_arguments, run_command
 from emberformer.errors import ConfigError, DataError, exit_on_user_error
 from emberformer.viz import PREVIEW_LEGEND
@@ -261,7 +261,10 @@ def evaluation_sections(run_dir: Path) -> list[str]:
         sections.append(
             f"<h3>{html.escape(path.parent.name)}: {html.escape(results['split'])} split, "
             f"{results['samples']} samples</h3>{_table(*summary_rows(results))}"
-            f"<h4>By history length T</h4>{_table(*history_rows(results))}<div class='grid'>{figures}</div>")
+            f"<h4>By history length T</h4>{_table(*history_rows(results))}"
+            + (f"<h4>Rollouts by lead time (fed its own output)</h4>{_table(*rollout_rows(results))}"
+               if results.get("rollouts") else "")
+            + f"<div class='grid'>{figures}</div>")
     for path in forecasts:
         report = json.loads(path.read_text())
         gif = path.parent / "forecast.gif"

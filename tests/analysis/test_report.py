@@ -126,6 +126,7 @@ def test_report_of_a_real_run_opens_offline_with_its_evaluations(tiny_run, tmp_p
     assert "resolved, from checkpoints/last.pt" in page and "segformer_config" in page
     assert "<td>status</td><td>completed</td>" in page
     assert "<h3>eval_test: test split" in page and "<td>Persistence</td><td>newly burned</td>" in page
+    assert "<h4>Rollouts by lead time" in page
     assert "<h3>forecast_seq001_k1_threshold: sequence 1" in page
 
 
