@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import sys
 from dataclasses import dataclass, field, fields
@@ -102,13 +103,23 @@ class Row:
 # Finding and evaluating the jobs
 # --------------------------------------------------------------------------------------------
 def find_sweeps(root: Path) -> list[Path]:
-    """`root` when it is a sweep, else the sweeps directly inside it (e.g. one per model)."""
+    """`root` when it is a sweep, else the sweeps below it at any depth (e.g. one per benchmark,
+    or one per benchmark and model)."""
     if not root.is_dir():
         raise DataError(f"{root}: no such folder; pass the sweep dir of a --multirun training (e.g. {EXAMPLE})")
     if any((root / name).is_file() for name in SWEEP_FILES):
         return [root]
-    nested = sorted({p.parent for name in SWEEP_FILES for p in root.glob(f"*/{name}")},
-                    key=lambda p: natural_key(p.name))
+    nested = []
+    for dirpath, dirnames, _ in os.walk(root):
+        here = Path(dirpath)
+        if any((here / name).is_file() for name in SWEEP_FILES):
+            nested.append(here)
+            dirnames.clear()  # its jobs are read by load_sweep
+        elif (here / ".hydra").is_dir():
+            dirnames.clear()  # a run of its own
+        else:
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    nested.sort(key=lambda p: natural_key(str(p.relative_to(root))))
     return nested or [root]  # a sweep without multirun.yaml, or load_sweep explains what's wrong
 
 
@@ -218,6 +229,8 @@ def _distinguishing_keys(evaluated: list[Evaluated]) -> dict[str, list[str]]:
 def group_rows(evaluated: list[Evaluated], threshold: str = "val_best") -> list[Row]:
     """Per benchmark: one row per model (and per value of any other knob swept for it), then persistence."""
     rows = []
+    # Every benchmark lists its models in one order: the order they first appear in.
+    order = {description: i for i, description in enumerate(dict.fromkeys(ev.results["model"] for ev in evaluated))}
     for benchmark, on_benchmark in _by_benchmark(evaluated).items():
         distinguishing = _distinguishing_keys(on_benchmark)
         groups: dict[tuple, list[Evaluated]] = {}
@@ -225,14 +238,15 @@ def group_rows(evaluated: list[Evaluated], threshold: str = "val_best") -> list[
             knobs = tuple((k, ev.overrides.get(k, "")) for k in distinguishing[ev.model_key])
             groups.setdefault((ev.model_key, knobs), []).append(ev)
         # Jobs that trained persistence itself join the persistence row below.
-        trained = {key: group for key, group in groups.items() if key[0] != PERSISTENCE}
+        trained = dict(sorted(((key, group) for key, group in groups.items() if key[0] != PERSISTENCE),
+                              key=lambda item: order[item[1][0].results["model"]]))
         descriptions = {group[0].results["model"] for group in trained.values()}
         for (model_key, knobs), group in trained.items():
             description = group[0].results["model"]
             short = description.split(" (")[0]
             # Two presets of one class (resnet18_unet, resnet18_unet_1day) go by their descriptions.
             label = description if sum(d.split(" (")[0] == short for d in descriptions) > 1 else short
-            shown = [f"{k}={v}" for k, v in knobs if k != "model"]
+            shown = [f"{k}={v}" for k, v in knobs if k != "model" and v != ""]
             if shown:
                 label += " [" + ", ".join(shown) + "]"
             row = Row(benchmark, label, description, [ev.name for ev in group], dict(knobs))

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emberformer.errors import ConfigError, is_number
 from emberformer.models.base import SpreadModel, check_positive_int, decay_groups
 
 # Every baseline here pads H, W to this multiple and crops back: a collated image whose real size
@@ -45,10 +46,12 @@ class LogisticBaseline(SpreadModel):
     """Logistic regression per pixel: a 1x1 conv over the last `history` fire frames, the static
     bands and the last step's wind. No spatial context beyond the pixel itself."""
 
-    def __init__(self, in_static_channels: int, wind_features: int = 3, history: int = 4):
+    def __init__(self, in_static_channels: int, wind_features: int = 3, history: int = 4, lr: float | None = 0.05):
         super().__init__()
         check_sizes(in_static_channels=in_static_channels, wind_features=wind_features, history=history)
-        self.history = history
+        if lr is not None and not (is_number(lr) and 0 < lr < 10):
+            raise ConfigError(f"model.lr={lr} must be a learning rate > 0 (e.g. 0.05), or null for optimizer.lr_temporal")
+        self.history, self.lr = history, lr
         self.linear = nn.Conv2d(history + in_static_channels + wind_features, 1, kernel_size=1)
 
     def forward(self, fire, static, wind, time_mask):
@@ -58,4 +61,4 @@ class LogisticBaseline(SpreadModel):
         return f"Logistic regression per pixel (last {self.history} frames)"
 
     def param_groups(self, lr_temporal: float, lr_spatial: float, weight_decay: float) -> list[dict]:
-        return decay_groups(self, "spatial", lr_temporal, weight_decay)
+        return decay_groups(self, "spatial", lr_temporal if self.lr is None else self.lr, weight_decay)

@@ -201,16 +201,33 @@ def test_rows_split_by_benchmark_and_two_presets_of_one_class_keep_their_descrip
     evaluated = [job("a/0", {"model": "resnet18_unet"}, five, EMBEDDED_ROOT, 0.8),
                  job("a/1", {"model": "resnet18_unet"}, five, EMBEDDED_ROOT, 0.9),
                  job("b/0", {"model": "resnet18_unet_1day"}, one, EMBEDDED_ROOT, 0.7),
-                 job("c/0", {"model": "resnet18_unet", "loss.bce_weight": "0.3"}, five, other, 0.6),
-                 job("c/1", {"model": "resnet18_unet", "loss.bce_weight": "0.7"}, five, other, 0.5)]
+                 job("c/0", {"model": "resnet18_unet_1day"}, one, other, 0.4),
+                 job("d/0", {"model": "resnet18_unet", "loss.bce_weight": "0.3"}, five, other, 0.6),
+                 job("d/1", {"model": "resnet18_unet", "loss.bce_weight": "0.7"}, five, other, 0.5)]
     rows = compare.group_rows(evaluated)
+    # Rows keep the order models first appear in, on every benchmark; a knob a job lacks is not shown.
     assert [(r.benchmark, r.label, r.jobs) for r in rows] == [
         ("embedded", five, ["a/0", "a/1"]),
         ("embedded", one, ["b/0"]),
         ("embedded", "Persistence", ["a/0", "a/1", "b/0"]),
-        ("my_fires", "U-Net [loss.bce_weight=0.3]", ["c/0"]),
-        ("my_fires", "U-Net [loss.bce_weight=0.7]", ["c/1"]),
-        ("my_fires", "Persistence", ["c/0", "c/1"]),
+        ("my_fires", f"{five} [loss.bce_weight=0.3]", ["d/0"]),
+        ("my_fires", f"{five} [loss.bce_weight=0.7]", ["d/1"]),
+        ("my_fires", one, ["c/0"]),
+        ("my_fires", "Persistence", ["c/0", "d/0", "d/1"]),
     ]
+    # Without a second preset of the class the short name is enough.
+    assert [r.label for r in compare.group_rows(evaluated[:2])] == ["U-Net", "Persistence"]
     assert rows[0].cells["f1"]["mean"] == pytest.approx(0.85) and rows[0].lead_times["f1"][0]["n"] == 2
     assert rows[0].job_minutes["mean"] == pytest.approx(1.0) and rows[2].job_minutes["n"] == 0
+
+
+def test_sweeps_are_found_at_any_depth_but_not_inside_jobs_or_runs(tmp_path):
+    for sweep in ("embedded", "hard/emberformer", "hard/utae"):
+        (tmp_path / sweep / "0" / ".hydra").mkdir(parents=True)
+        (tmp_path / sweep / "multirun.yaml").write_text("hydra: {}\n")
+    (tmp_path / "hard" / "emberformer" / "0" / "inner").mkdir()
+    (tmp_path / "hard" / "emberformer" / "0" / "inner" / "multirun.yaml").write_text("hydra: {}\n")
+    (tmp_path / "single_run" / ".hydra").mkdir(parents=True)
+    found = compare.find_sweeps(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["embedded", "hard/emberformer", "hard/utae"]
+    assert compare.find_sweeps(tmp_path / "hard" / "utae") == [tmp_path / "hard" / "utae"]
