@@ -333,7 +333,7 @@ def plot_lead_times(comparison: dict, path: Path) -> None:
     from matplotlib.figure import Figure  # no pyplot: no global backend state, works headless
 
     benchmarks = comparison["benchmarks"]
-    fig = Figure(figsize=(11, 3.8 * len(benchmarks)), layout="constrained")
+    fig = Figure(figsize=(11, 3.8 * len(benchmarks) + 0.6), layout="constrained")
     axes = fig.subplots(len(benchmarks), len(LEAD_TIME_SCORES), squeeze=False)
     for ax_row, benchmark in zip(axes, benchmarks, strict=True):
         rows = [row for row in comparison["rows"] if row["benchmark"] == benchmark["name"]]
@@ -348,7 +348,8 @@ def plot_lead_times(comparison: dict, path: Path) -> None:
             ax.set(title=f"{title}, {benchmark['name']}", xlabel="lead time (steps ahead)", ylabel=title,
                    ylim=(0, 1.02))
             ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="upper right")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)), fontsize=8)
     fig.savefig(path, dpi=110)
 
 
