@@ -231,6 +231,7 @@ def group_rows(evaluated: list[Evaluated], threshold: str = "val_best") -> list[
     rows = []
     # Every benchmark lists its models in one order: the order they first appear in.
     order = {description: i for i, description in enumerate(dict.fromkeys(ev.results["model"] for ev in evaluated))}
+    descriptions = {ev.results["model"] for ev in evaluated if ev.model_key != PERSISTENCE}
     for benchmark, on_benchmark in _by_benchmark(evaluated).items():
         distinguishing = _distinguishing_keys(on_benchmark)
         groups: dict[tuple, list[Evaluated]] = {}
@@ -240,11 +241,10 @@ def group_rows(evaluated: list[Evaluated], threshold: str = "val_best") -> list[
         # Jobs that trained persistence itself join the persistence row below.
         trained = dict(sorted(((key, group) for key, group in groups.items() if key[0] != PERSISTENCE),
                               key=lambda item: order[item[1][0].results["model"]]))
-        descriptions = {group[0].results["model"] for group in trained.values()}
         for (model_key, knobs), group in trained.items():
             description = group[0].results["model"]
             short = description.split(" (")[0]
-            # Two presets of one class (resnet18_unet, resnet18_unet_1day) go by their descriptions.
+            # Two presets of one class (resnet18_unet, resnet18_unet_1day) go by their descriptions, everywhere.
             label = description if sum(d.split(" (")[0] == short for d in descriptions) > 1 else short
             shown = [f"{k}={v}" for k, v in knobs if k != "model" and v != ""]
             if shown:
