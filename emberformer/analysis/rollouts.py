@@ -96,27 +96,27 @@ def score_rollouts(models: dict, data, split: str, steps: int = ROLLOUT_STEPS, m
     precision/recall/F1 over all pixels and over the pixels not burning at the origin (newly
     burned), pooled over the forecasts. Returns {name: [{lead, forecasts, all, newly_burned}]}."""
     hardware = hardware or Hardware(device="cpu", precision="fp32")
-    scores = {}
-    for name, (model, threshold) in models.items():
-        per_lead = [{"forecasts": 0, **{view: fire_metrics(threshold, sync_on_compute=False).to(hardware.device)
-                                        for view in ("all", "newly_burned")}} for _ in range(steps)]
-        for seq_id in data.splits[split]:
-            sequence = data.sequence(seq_id)
-            origins = list(range(len(sequence["fire_frames"]) - 1))
+    per_lead = {name: [{"forecasts": 0, **{view: fire_metrics(threshold, sync_on_compute=False).to(hardware.device)
+                                           for view in ("all", "newly_burned")}} for _ in range(steps)]
+                for name, (_, threshold) in models.items()}
+    for seq_id in data.splits[split]:
+        sequence = data.sequence(seq_id)  # decoded once for every model
+        origins = list(range(len(sequence["fire_frames"]) - 1))
+        for name, (model, threshold) in models.items():
             for result in rollout_chains(model, sequence, origins, steps, max_history, threshold,
                                          hardware=hardware, batch_size=batch_size):
                 origin = torch.from_numpy(result.observed)[None, None].to(hardware.device)
                 for lead, (forecast, truth) in enumerate(zip(result.forecast, result.truth, strict=True)):
                     labels = torch.from_numpy(truth).long()[None, None].to(hardware.device)
                     forecast = torch.from_numpy(forecast)[None, None].to(hardware.device)
-                    entry = per_lead[lead]
+                    entry = per_lead[name][lead]
                     entry["forecasts"] += 1
                     entry["all"].update(forecast, labels)
                     entry["newly_burned"].update(forecast, growth_labels(labels, origin))
-        scores[name] = [{"lead": lead + 1, "forecasts": entry["forecasts"],
-                         **{view: _computed(entry[view]) for view in ("all", "newly_burned")}}
-                        for lead, entry in enumerate(per_lead) if entry["forecasts"]]
-    return scores
+    return {name: [{"lead": lead + 1, "forecasts": entry["forecasts"],
+                    **{view: _computed(entry[view]) for view in ("all", "newly_burned")}}
+                   for lead, entry in enumerate(entries) if entry["forecasts"]]
+            for name, entries in per_lead.items()}
 
 
 def _computed(metrics) -> dict:
