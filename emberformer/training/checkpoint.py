@@ -20,17 +20,45 @@ SHAPE_KEYS = ("model",)
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Write to a temp file in the same folder, then rename: a crash never leaves a half-written file."""
+    """Write the whole file, fsync, then rename over `path`: a crash never leaves a half-written checkpoint.
+
+    Where the OS offers it (Linux), the data goes to an anonymous file that only gets a name once it is
+    complete, so even a SIGKILL mid-write leaves nothing behind; elsewhere a named temp file is used.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        torch.save(state, tmp)
-        with open(tmp, "rb") as fh:
+        fd = _anonymous_file(path.parent)
+        with os.fdopen(fd, "wb") if fd is not None else open(tmp, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
             os.fsync(fh.fileno())
+            if fd is not None:
+                _name(fh.fileno(), tmp)  # only now that it is whole
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _anonymous_file(folder: Path) -> int | None:
+    """A file descriptor of an unnamed file in `folder` (Linux O_TMPFILE), or None where unsupported."""
+    if not hasattr(os, "O_TMPFILE") or not Path("/proc/self/fd").is_dir():
+        return None
+    try:
+        return os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o644)
+    except OSError:  # a file system without O_TMPFILE support
+        return None
+
+
+def _name(fd: int, path: Path) -> None:
+    """Give the finished anonymous file `fd` the name `path` (linkat through /proc; a directory fd
+    makes Python call linkat with AT_SYMLINK_FOLLOW rather than link(), which can't name it)."""
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.link(f"/proc/self/fd/{fd}", path.name, dst_dir_fd=folder, follow_symlinks=True)
+    finally:
+        os.close(folder)
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:

@@ -1,7 +1,14 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import torch
 
 from emberformer.errors import CheckpointError
+from emberformer.training import checkpoint
 from emberformer.training.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 
 
@@ -15,6 +22,44 @@ def test_atomic_save_round_trips_and_leaves_no_temp_files(tmp_path):
     save_checkpoint(path, state())  # overwriting goes through a rename too
     assert torch.equal(load_checkpoint(path)["model"]["w"], torch.arange(4.0))
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]
+
+
+class Explodes:
+    """Fails while torch.save is pickling, i.e. after part of the file is written."""
+
+    def __reduce__(self):
+        raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("anonymous", [True, False], ids=["anonymous-temp", "named-temp"])
+def test_failed_save_keeps_the_old_checkpoint_and_leaves_nothing(tmp_path, monkeypatch, anonymous):
+    if not anonymous:
+        monkeypatch.setattr(checkpoint, "_anonymous_file", lambda folder: None)
+    elif checkpoint._anonymous_file(tmp_path) is None:
+        pytest.skip("no O_TMPFILE here")
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, state())
+    with pytest.raises(RuntimeError, match="boom"):
+        save_checkpoint(path, {**state(), "extra": Explodes()})
+    assert torch.equal(load_checkpoint(path)["model"]["w"], torch.arange(4.0))
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_sigkill_mid_write_leaves_no_temp_file(tmp_path):
+    if checkpoint._anonymous_file(tmp_path) is None:
+        pytest.skip("no O_TMPFILE here: a named temp file is left behind by SIGKILL")
+    # The child writes a checkpoint whose pickling kills the process half-way through the file.
+    script = textwrap.dedent(f"""
+        import os, signal, torch
+        from emberformer.training.checkpoint import save_checkpoint
+        class Die:
+            def __reduce__(self):
+                os.kill(os.getpid(), signal.SIGKILL)
+        save_checkpoint({str(tmp_path / "last.pt")!r}, {{"big": torch.zeros(1_000_000), "die": Die()}})
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert proc.returncode == -signal.SIGKILL
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_checkpoint_names_the_path(tmp_path):
