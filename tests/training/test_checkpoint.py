@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 import torch
+from cli import child_env
 
 from emberformer.errors import CheckpointError
 from emberformer.training import checkpoint
@@ -24,8 +25,16 @@ def test_atomic_save_round_trips_and_leaves_no_temp_files(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]
 
 
+def anonymous_files_work_in(folder) -> bool:
+    fd = checkpoint._anonymous_file(folder)
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
+
+
 class Explodes:
-    """Fails while torch.save is pickling, i.e. after part of the file is written."""
+    """Fails inside torch.save, with the checkpoint's file already open."""
 
     def __reduce__(self):
         raise RuntimeError("boom")
@@ -35,7 +44,7 @@ class Explodes:
 def test_failed_save_keeps_the_old_checkpoint_and_leaves_nothing(tmp_path, monkeypatch, anonymous):
     if not anonymous:
         monkeypatch.setattr(checkpoint, "_anonymous_file", lambda folder: None)
-    elif checkpoint._anonymous_file(tmp_path) is None:
+    elif not anonymous_files_work_in(tmp_path):
         pytest.skip("no O_TMPFILE here")
     path = tmp_path / "last.pt"
     save_checkpoint(path, state())
@@ -46,9 +55,9 @@ def test_failed_save_keeps_the_old_checkpoint_and_leaves_nothing(tmp_path, monke
 
 
 def test_sigkill_mid_write_leaves_no_temp_file(tmp_path):
-    if checkpoint._anonymous_file(tmp_path) is None:
+    if not anonymous_files_work_in(tmp_path):
         pytest.skip("no O_TMPFILE here: a named temp file is left behind by SIGKILL")
-    # The child writes a checkpoint whose pickling kills the process half-way through the file.
+    # The child writes a checkpoint whose pickling kills the process inside torch.save, file open.
     script = textwrap.dedent(f"""
         import os, signal, torch
         from emberformer.training.checkpoint import save_checkpoint
@@ -57,7 +66,7 @@ def test_sigkill_mid_write_leaves_no_temp_file(tmp_path):
                 os.kill(os.getpid(), signal.SIGKILL)
         save_checkpoint({str(tmp_path / "last.pt")!r}, {{"big": torch.zeros(1_000_000), "die": Die()}})
     """)
-    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": os.getcwd()})
+    proc = subprocess.run([sys.executable, "-c", script], env=child_env(), timeout=120)
     assert proc.returncode == -signal.SIGKILL
     assert list(tmp_path.iterdir()) == []
 
