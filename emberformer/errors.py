@@ -44,6 +44,12 @@ def require(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def check_positive_int(value, key: str) -> int:
+    """A whole-number setting >= 1 (sizes, counts), or a ConfigError naming `key=value`."""
+    require(isinstance(value, int) and is_whole(value, 1), f"{key}={value!r} must be a positive integer")
+    return value
+
+
 def show_tracebacks() -> bool:
     return any(os.environ.get(v, "") not in ("", "0") for v in ("HYDRA_FULL_ERROR", "EMBERFORMER_DEBUG"))
 

@@ -1,8 +1,10 @@
-"""Small pictures of fire masks: the `val/preview` panels and the forecast frames."""
+"""Small pictures of fire masks: the `val/preview` images and the forecast frames."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from emberformer.contract import burning, newly_burned
 
 _GAP = 4
 
@@ -25,7 +27,7 @@ BURNED = (0.35, 0.1, 0.05)
 NEW_FIRE = (1.0, 0.45, 0.0)
 PREDICTED = (0.1, 0.35, 0.95)
 HIT = (0.55, 0.1, 0.65)  # predicted and true new fire: the blend of PREDICTED and NEW_FIRE reads as "both"
-# The new fire's outcomes, as the errors panel and the forecast frames draw them.
+# The new fire's outcomes, as the preview's errors strip and the forecast frames draw them.
 OUTCOMES = (("hit", HIT), ("missed", NEW_FIRE), ("false alarm", PREDICTED))
 PREVIEW_LEGEND = ("history | target (new fire orange) | prediction (blue) | new fire at the threshold: "
                   "hit (purple), missed (orange), false alarm (blue)")
@@ -45,20 +47,19 @@ def fire_window(*masks: np.ndarray, margin: int = 12, min_size: int = 48) -> tup
 
 def new_fire_outcomes(last_fire: np.ndarray, target: np.ndarray, predicted: np.ndarray) -> dict[str, np.ndarray]:
     """Hit / missed / false alarm masks of the newly burned area (pixels not burning in `last_fire`)."""
-    unburned = last_fire < 0.5
-    true_new, predicted_new = (target > 0.5) & unburned, predicted & unburned
+    true_new, predicted_new = newly_burned(target, last_fire), predicted & ~burning(last_fire)
     return {"hit": predicted_new & true_new, "missed": true_new & ~predicted_new,
             "false alarm": predicted_new & ~true_new}
 
 
-def preview_panels(last_fire: np.ndarray, target: np.ndarray, prob: np.ndarray,
-                   background: np.ndarray | None = None, threshold: float = 0.5,
-                   min_pixels: int = 192) -> np.ndarray:
+def preview_image(last_fire: np.ndarray, target: np.ndarray, prob: np.ndarray,
+                  background: np.ndarray | None = None, threshold: float = 0.5,
+                  min_pixels: int = 192) -> np.ndarray:
     """History | target | prediction | errors side by side, as one uint8 RGB image.
 
     Cropped to the fire and enlarged (nearest neighbour, so pixels stay pixels) to at least
     `min_pixels` high. The burned area so far is dark; the target's newly burned pixels are
-    orange; the predicted probability is shaded blue; the errors panel shows the new fire at
+    orange; the predicted probability is shaded blue; the errors strip shows the new fire at
     `threshold` over the last observed frame: hits purple, misses orange, false alarms blue.
     """
     window = fire_window(last_fire, target, prob)
@@ -68,9 +69,9 @@ def preview_panels(last_fire: np.ndarray, target: np.ndarray, prob: np.ndarray,
     last_fire, target, prob = (np.kron(a, np.ones((scale, scale), dtype=a.dtype)) for a in (last_fire, target, prob))
     if background is not None:
         background = np.kron(background, np.ones((scale, scale), dtype=background.dtype))
-    base = overlay(_terrain(background, last_fire.shape), last_fire, BURNED)
+    base = overlay(_terrain(background, last_fire.shape), burning(last_fire), BURNED)
     history = base
-    truth = overlay(base, (target > 0.5) & (last_fire < 0.5), NEW_FIRE)
+    truth = overlay(base, newly_burned(target, last_fire), NEW_FIRE)
     pred = overlay(base, prob, PREDICTED, alpha=0.8)
     errors = base
     outcomes = new_fire_outcomes(last_fire, target, prob > threshold)

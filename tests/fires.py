@@ -11,5 +11,6 @@ def growing_fire(n: int = 8, size: int = 24) -> dict:
     radius = np.hypot(yy - size / 2, xx - size / 2)
     fire = np.stack([(radius < 2 + t) for t in range(n)]).astype(np.uint8)
     rng = np.random.default_rng(0)
-    return {"fire_frames": fire, "isochrones": fire.copy(), "static": rng.random((3, size, size), dtype=np.float32),
+    return {"fire_frames": fire, "isochrones": fire.copy(), "dynamic": np.zeros((n, 0, size, size), np.float32),
+            "static": rng.random((3, size, size), dtype=np.float32),
             "wind": rng.normal(size=(n, 3)).astype(np.float32), "window": (0, size, 0, size)}

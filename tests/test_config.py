@@ -1,5 +1,6 @@
 """Every option of every config group composes, validates and instantiates; bad values fail up front."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,9 @@ import torch
 from hydra import compose, initialize_config_module
 
 from emberformer import config as config_lib
+from emberformer.contract import InputSpec, build_model, predict_logits
 from emberformer.errors import ConfigError
+from emberformer.training.optim import describe_rates, group_lrs
 
 GROUPS = {group.name: sorted(p.stem for p in group.glob("*.yaml"))
           for group in config_lib.CONFIG_DIR.iterdir() if group.is_dir() and not group.name.startswith("_")}
@@ -24,7 +27,7 @@ def test_config_tree_has_the_expected_groups():
     assert {"bce", "bce_dice", "focal_tversky"} <= set(GROUPS["loss"])
     assert {"default", "aggressive", "patient", "disabled"} <= set(GROUPS["early_stopping"])
     assert {"auto", "cpu", "rtx3090_bs16", "rtx3090_bs12", "h100"} <= set(GROUPS["hardware"])
-    assert {"emberformer", "persistence", "unet"} <= set(GROUPS["model"])
+    assert {"emberformer", "persistence", "resnet18_unet"} <= set(GROUPS["model"])
 
 
 def test_defaults_follow_the_guide():
@@ -43,7 +46,7 @@ def test_defaults_follow_the_guide():
     (["model.spatial.pretrained=nvidia/mit-b1"], 1e-4),  # the guide's lower LR for pre-trained weights
     (["model.spatial.decoder=unet", "model.spatial.pretrained=true"], 1e-4),
     (["model.spatial.pretrained=nvidia/mit-b1", "optimizer.lr_spatial=3e-4"], 3e-4),  # explicit wins
-    (["model=unet"], 1e-3),
+    (["model=resnet18_unet"], 1e-3),
 ])
 def test_lr_spatial_depends_on_a_pretrained_decoder(overrides, lr_spatial):
     assert make_cfg(*overrides).optimizer.lr_spatial == lr_spatial
@@ -68,15 +71,34 @@ def test_every_option_composes_validates_and_instantiates(group, option):
         assert obj is not None
 
 
+@pytest.mark.parametrize("dynamic", [0, 2])
 @pytest.mark.parametrize("option", GROUPS["model"])
-def test_every_model_option_builds(option):
-    overrides = [f"model={option}"]
+def test_every_model_option_builds_through_the_contract_and_the_banner_shows_its_rates(option, dynamic):
+    overrides = [f"model={option}", "optimizer.lr=2e-3", "optimizer.lr_temporal=3e-3", "optimizer.lr_spatial=4e-4"]
     if option in ("emberformer", "emberformer_unet"):  # guide-sized ones are covered in tests/models; keep these small
         overrides += ["model.d_model=16", "model.nhead=2", "model.num_layers=1"]
-    model = config_lib.build(make_cfg(*overrides).model, in_static_channels=7, wind_features=3).eval()
-    fire = torch.zeros(1, 2, 32, 32)
-    out = model(fire, torch.zeros(1, 7, 32, 32), torch.zeros(1, 2, 3), torch.ones(1, 2, dtype=torch.bool))
-    assert out.shape == (1, 1, 32, 32)
+    cfg = make_cfg(*overrides)
+    inputs = InputSpec(static_names=tuple("abcdefg"), wind_names=("speed", "sin", "cos"),
+                       dynamic_names=tuple(f"band{i}" for i in range(dynamic)))
+    model = build_model(cfg.model, inputs).eval()
+    batch = {"fire": torch.zeros(1, 2, 32, 32), "dynamic": torch.rand(1, 2, dynamic, 32, 32),
+             "static": torch.zeros(1, 7, 32, 32), "wind": torch.zeros(1, 2, 3),
+             "time_mask": torch.ones(1, 2, dtype=torch.bool)}
+    assert predict_logits(model, batch).shape == (1, 1, 32, 32)
+
+    optimizer, _ = config_lib.build(cfg.optimizer)(model, epochs=3)
+    line = describe_rates(optimizer)
+    if optimizer is None:
+        assert option == "persistence" and line == "LR: none (nothing to train)"
+        return
+    shown = {name: float(rate) for name, rate in re.findall(r"LR (\w+): ([0-9.e+-]+)", line)}
+    actual = {g["name"]: g["initial_lr"] for g in optimizer.param_groups}
+    assert shown == pytest.approx(actual, rel=1e-2) and set(shown) == set(group_lrs(optimizer))
+    expected = {"emberformer": {"temporal": 3e-3, "spatial": 4e-4}, "emberformer_unet": {"temporal": 3e-3, "spatial": 4e-4},
+                "emberformer_tiny": {"temporal": 3e-3, "spatial": 4e-4}, "logistic": {"model": 0.05}}
+    assert actual == pytest.approx(expected.get(option, {"model": 2e-3}))
+    # Where a group's rate doesn't come from optimizer.lr_<its name>, the banner says where it does.
+    assert line.endswith("(model.lr)" if option == "logistic" else "(optimizer.lr)" if "model" in actual else "e-04")
 
 
 def test_data_options_compose():

@@ -1,6 +1,6 @@
 import numpy as np
 
-from emberformer.viz import BURNED, HIT, NEW_FIRE, PREDICTED, fire_window, preview_panels
+from emberformer.viz import BURNED, HIT, NEW_FIRE, PREDICTED, fire_window, preview_image
 
 
 def test_fire_window_frames_a_small_fire_and_stays_inside_the_image():
@@ -26,7 +26,7 @@ def test_preview_is_four_enlarged_panels_with_the_new_fire_in_orange():
     last[30:34, 30:34] = 1
     target = last.copy()
     target[30:34, 34:36] = 1
-    image = preview_panels(last, target, target * 0.9)
+    image = preview_image(last, target, target * 0.9)
     assert image.dtype == np.uint8 and image.shape[0] >= 192
     truth = panels(image)[1]
     orange = (truth[..., 0] > 200) & (truth[..., 1] > 80) & (truth[..., 1] < 150) & (truth[..., 2] < 60)
@@ -41,7 +41,7 @@ def test_errors_panel_colours_hits_misses_and_false_alarms_of_the_new_fire():
     prob = last * 0.9
     prob[20:22, 24:26] = 0.8
     prob[20:24, 16:18] = 0.7  # west: a false alarm
-    image = preview_panels(last, target, prob, threshold=0.5, min_pixels=48)  # scale 1: pixels as drawn
+    image = preview_image(last, target, prob, threshold=0.5, min_pixels=48)  # scale 1: pixels as drawn
     errors = panels(image)[3].astype(int)
     window = fire_window(last, target, prob)  # where the crop starts
 

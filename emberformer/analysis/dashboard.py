@@ -31,7 +31,7 @@ def describe_panels(panels=PANELS) -> list[str]:
         else:
             detail = f"line vs {panel.x}" + (f", smoothing {panel.smoothing:g}" if panel.smoothing else "")
             detail += ", log y" if panel.log_y else ""
-        lines.append(f"({i}) {panel.title} [{detail}]: {', '.join(panel.keys)}")
+        lines.append(f"({i}) {panel.title} [{detail}]: {panel.label()}")
     return lines
 
 
@@ -48,8 +48,9 @@ def build_workspace(project: str, entity: str, name: str = WORKSPACE_NAME, panel
         if spec.kind == "media":
             return wr.MediaBrowser(title=spec.title, media_keys=list(spec.keys), num_columns=2)
         smoothing = dict(smoothing_type="exponential", smoothing_factor=spec.smoothing) if spec.smoothing else {}
-        return wr.LinePlot(title=spec.title, x="Step" if spec.x == "step" else spec.x, y=list(spec.keys),
-                           log_y=spec.log_y or None, **smoothing)
+        keys = dict(metric_regex=spec.key_pattern) if spec.key_pattern else dict(y=list(spec.keys))
+        return wr.LinePlot(title=spec.title, x="Step" if spec.x == "step" else spec.x, log_y=spec.log_y or None,
+                           **keys, **smoothing)
 
     return ws.Workspace(
         entity=entity, project=project, name=name,

@@ -20,11 +20,11 @@ from omegaconf import DictConfig
 
 from emberformer import config as config_lib
 from emberformer.errors import ConfigError, DataError, exit_on_user_error
-from emberformer.analysis.metrics import growth_labels
 from emberformer.analysis.rollouts import Rollout, rollout_chains
 from emberformer.analysis.tables import markdown_table, score_table_rows
 from emberformer.analysis.trained import default_out_dir, load_trained
-from emberformer.metrics import IGNORE_INDEX, fire_metrics
+from emberformer.contract import burning
+from emberformer.metrics import IGNORE_INDEX, fire_metrics, growth_labels
 from emberformer.training.hardware import Hardware
 from emberformer.viz import BURNED, OUTCOMES, new_fire_outcomes, overlay
 
@@ -75,7 +75,7 @@ def forecast_image(background: np.ndarray, observed: np.ndarray, forecast: np.nd
     """The forecast over the truth on the landscape, a caption above and a legend below (uint8 RGB)."""
     from PIL import Image, ImageDraw, ImageFont
 
-    rgb = overlay(background, observed > 0.5, BURNED)
+    rgb = overlay(background, burning(observed), BURNED)
     outcomes = new_fire_outcomes(observed, truth, forecast > pred_thresh)
     for name, color in OUTCOMES:
         rgb = overlay(rgb, outcomes[name], color)

@@ -170,7 +170,7 @@ def smooth(values: list[float], weight: float) -> list[float]:
 def panel_series(spec: PanelSpec, records: list[dict]) -> dict[str, tuple[list[float], list[float]]]:
     """{key: (x, y)} of a line panel; x is the record's epoch or step, the last value per x wins."""
     series = {}
-    for key in spec.keys:
+    for key in spec.keys_in(records):
         points: dict[float, float] = {}
         for record in records:
             y, x = _number(record.get(key)), _number(record.get(spec.x))
@@ -194,7 +194,7 @@ def panel_png(spec: PanelSpec, records: list[dict]) -> bytes:
             ax.plot(xs, smooth(ys, spec.smoothing), color=color, label=key)
         else:
             ax.plot(xs, ys, color=color, label=key, marker="o" if len(xs) < 30 else None, markersize=3)
-    missing = [k for k in spec.keys if k not in series]
+    missing = [k for k in spec.keys_in(records) if k not in series] or ([] if series else [spec.label()])
     if missing:
         ax.text(0.5, 0.5 if not series else 0.04, f"not logged: {', '.join(missing)}", transform=ax.transAxes,
                 ha="center", va="center" if not series else "bottom", fontsize=8, color="0.4")
@@ -303,7 +303,7 @@ def build_report(run_dir, out=None) -> Path:
         if spec.kind == "media":
             figures = "".join(f"<figure>{_img(p.read_bytes(), p.name)}<figcaption>{html.escape(p.name)}</figcaption>"
                               f"</figure>" for p in previews)
-            media.append(f"<h3>{html.escape(spec.title)}: {html.escape(', '.join(spec.keys))}"
+            media.append(f"<h3>{html.escape(spec.title)}: {html.escape(spec.label())}"
                          f"{' (' + html.escape(preview_when) + ')' if preview_when else ''}</h3>"
                          f"<p class='note'>{html.escape(PREVIEW_LEGEND)}</p>"
                          f"<div class='grid'>{figures or '<p>No previews saved.</p>'}</div>")

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emberformer.analysis.metrics import growth_labels
-from emberformer.metrics import fire_metrics
+from emberformer.contract import predict_logits
+from emberformer.metrics import fire_metrics, growth_labels
 from emberformer.training.hardware import Hardware
-from emberformer.training.loop import forward
 
 ROLLOUT_STEPS = 6   # lead times 1..6 unless told otherwise (compare reuses only this)
 ROLLOUT_METRICS = ("prec", "rec", "f1")
@@ -33,21 +32,25 @@ class Rollout:
     frames: list[int]      # frame index of each step's truth
 
 
-def _history_batch(histories: list[list[torch.Tensor]], wind: torch.Tensor, static: torch.Tensor,
-                   max_history: int) -> dict:
-    """The model input for each history's last `max_history` frames, left-padded in time like
-    `collate_spreads`; frame t comes with wind t, the wind that drives it to t + 1."""
+def _history_batch(histories: list[list[torch.Tensor]], dynamic: torch.Tensor, wind: torch.Tensor,
+                   static: torch.Tensor, max_history: int) -> dict:
+    """The model input (contract.Batch) for each history's last `max_history` fire frames, left-padded in
+    time like a collated batch; frame t comes with the recorded dynamic bands and wind of step t (the wind
+    that drives it to t + 1)."""
     spans = [(max(0, len(h) - max_history), len(h)) for h in histories]
     t_max = max(end - start for start, end in spans)
     fire = static.new_zeros((len(histories), t_max, *histories[0][0].shape))
+    rasters = dynamic.new_zeros((len(histories), t_max, *dynamic.shape[1:]))
     winds = wind.new_zeros((len(histories), t_max, wind.shape[-1]))
     time_mask = torch.zeros(len(histories), t_max, dtype=torch.bool, device=static.device)
     for i, (history, (start, end)) in enumerate(zip(histories, spans, strict=True)):
         length = end - start
         fire[i, t_max - length:] = torch.stack(history[start:end])
+        rasters[i, t_max - length:] = dynamic[start:end]
         winds[i, t_max - length:] = wind[start:end]
         time_mask[i, t_max - length:] = True
-    return {"fire": fire, "static": static.expand(len(histories), -1, -1, -1), "wind": winds, "time_mask": time_mask}
+    return {"fire": fire, "dynamic": rasters, "static": static.expand(len(histories), -1, -1, -1), "wind": winds,
+            "time_mask": time_mask}
 
 
 @torch.no_grad()
@@ -61,6 +64,7 @@ def rollout_chains(model, sequence: dict, origins: list[int], steps: int, max_hi
     hardware = hardware or Hardware(device="cpu", precision="fp32")
     device = hardware.device
     fire = torch.from_numpy(np.asarray(sequence["fire_frames"], dtype=np.float32)).to(device)
+    dynamic = torch.from_numpy(np.asarray(sequence["dynamic"], dtype=np.float32)).to(device)
     wind = torch.from_numpy(np.asarray(sequence["wind"], dtype=np.float32)).to(device)
     static = torch.from_numpy(np.asarray(sequence["static"], dtype=np.float32))[None].to(device)
     truth = np.asarray(sequence["isochrones"], dtype=np.float32)
@@ -73,9 +77,9 @@ def rollout_chains(model, sequence: dict, origins: list[int], steps: int, max_hi
         probs: list[list[torch.Tensor]] = [[] for _ in chunk]
         for step in range(max(horizons)):
             active = [i for i, horizon in enumerate(horizons) if step < horizon]
-            batch = _history_batch([histories[i] for i in active], wind, static, max_history)
+            batch = _history_batch([histories[i] for i in active], dynamic, wind, static, max_history)
             with hardware.autocast():
-                prob = torch.sigmoid(forward(model, batch).float())[:, 0]
+                prob = torch.sigmoid(predict_logits(model, batch).float())[:, 0]
             for row, i in enumerate(active):
                 nxt = (prob[row] > pred_thresh).float() if mode == "threshold" else prob[row]
                 if monotonic:

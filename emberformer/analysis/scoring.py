@@ -17,14 +17,13 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from emberformer.analysis.metrics import FireEvaluation, growth_labels
 from emberformer.analysis.rollouts import ROLLOUT_STEPS, score_rollouts
 from emberformer.analysis.tables import VIEWS, format_score, markdown_report
 from emberformer.analysis.trained import Trained, default_out_dir, load_trained
+from emberformer.contract import predict_logits
 from emberformer.errors import ConfigError, DataError
-from emberformer.metrics import metric_inputs
+from emberformer.metrics import FireEvaluation, growth_labels, metric_inputs
 from emberformer.training.hardware import Hardware
-from emberformer.training.loop import forward
 
 SPLITS = ("train", "val", "test")
 RESULT_FILES = ("metrics.json", "metrics.md", "pr_curve.png", "f1_by_history.png")
@@ -44,7 +43,7 @@ def model_outputs(models: dict, loader, to_device, hardware: Hardware, desc: str
     for batch in tqdm(loader, desc=desc, leave=False, dynamic_ncols=True):
         batch = to_device(batch)
         with hardware.autocast():
-            logits = {name: forward(model, batch) for name, model in models.items()}
+            logits = {name: predict_logits(model, batch) for name, model in models.items()}
         yield batch, {name: metric_inputs(value, batch["target"], batch["pixel_mask"])
                       for name, value in logits.items()}
 

@@ -11,6 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from emberformer import config as config_lib
+from emberformer.contract import build_model
 from emberformer.errors import CheckpointError, ConfigError
 from emberformer.training.checkpoint import load_checkpoint
 
@@ -45,7 +46,7 @@ def load_trained(ckpt, device: str = "cpu", data_root: str | None = None) -> Tra
         cfg.data.root = str(data_root)
     data = config_lib.build(cfg.data)
     data.setup()
-    model = config_lib.build(cfg.model, in_static_channels=data.num_static_channels, wind_features=data.wind_features)
+    model = build_model(cfg.model, data.inputs)
     try:
         loaded = model.load_state_dict(state["model"], strict=False)
         mismatches = (("missing", loaded.missing_keys), ("unexpected", loaded.unexpected_keys))

@@ -10,7 +10,7 @@ Benchmark the training path: a model's train step, the data path alone, and the 
 Arguments are key=value (`--key value` is the same). Every mode prints a table and writes `out` (JSON).
 
 - `mode=step` (default) times forward + backward + AdamW on synthetic fires at given shapes.
-  `model.name` picks a conf/model preset (default emberformer; emberformer_tiny, unet); other
+  `model.name` picks a conf/model preset (default emberformer; emberformer_tiny, resnet18_unet, ...); other
   `model.*` keys override the preset's constructor arguments (e.g. model.spatial.decoder=unet,
   model.skip_quiet_patches=false). `size` is an int or HxW; `patch` is short for
   model.patch_size; `burn` is the fraction of the image burned at the last observed step (it
@@ -52,8 +52,7 @@ from emberformer.bench.loop import run_loop
 from emberformer.bench.step import run_step
 from emberformer.bench.tables import FORMATS, format_summary
 from emberformer.cli import given_keys, parse_arguments, run_command
-from emberformer.errors import ConfigError, exit_on_user_error
-from emberformer.models.base import check_positive_int
+from emberformer.errors import ConfigError, check_positive_int, exit_on_user_error
 
 MODES = ("step", "data", "loop")
 ALL_ORDER = ("data", "loop", "step")

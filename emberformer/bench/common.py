@@ -15,6 +15,7 @@ from hydra.utils import get_class
 from omegaconf import OmegaConf
 
 from emberformer import config as config_lib
+from emberformer.contract import InputSpec, build_model
 from emberformer.errors import ConfigError
 
 
@@ -31,9 +32,10 @@ def check_preset(group: str, name, key: str | None = None) -> None:
                           f"choose one of {', '.join(choices)}")
 
 
-def build_model(cfg, in_static_channels: int, wind_features: int, default: str = "emberformer"):
+def build_preset(cfg, inputs: InputSpec, default: str = "emberformer"):
     """The conf/model preset `model.name` (else `default`) with the other `model.*` keys and
-    `patch` over its values, built as training builds it; returns (model, its arguments with "name")."""
+    `patch` over its values, built for `inputs` as training builds it; returns (model, its arguments
+    with "name")."""
     overrides = OmegaConf.to_container(cfg.model, resolve=True)
     name = overrides.pop("name", default)
     check_preset("model", name, "model.name")
@@ -48,8 +50,7 @@ def build_model(cfg, in_static_channels: int, wind_features: int, default: str =
         raise ConfigError(f"model.{unknown[0]} is not an argument of {model_class.__name__}; "
                           f"it takes {', '.join(accepted)}")
     kwargs = OmegaConf.to_container(OmegaConf.merge(preset, overrides))
-    model = config_lib.build({"_target_": target, **kwargs}, in_static_channels=in_static_channels,
-                             wind_features=wind_features)
+    model = build_model({"_target_": target, **kwargs}, inputs)
     if next(model.parameters(), None) is None:
         others = [p for p in presets("model") if p != name]
         raise ConfigError(f"model.name={name!r} has no weights: nothing to train or time; "

@@ -14,7 +14,7 @@ import time
 import torch
 
 from emberformer import config as config_lib
-from emberformer.bench.common import build_model, model_fields, peak_memory, reset_peak_memory
+from emberformer.bench.common import build_preset, model_fields, peak_memory, reset_peak_memory
 from emberformer.bench.data import BatchClock, build_hardware, compose_train_config, data_summary, train_loader
 
 # The model when model.name is not given: on a CPU the tiny one (200 steps of batch 16 take about
@@ -33,8 +33,7 @@ def run_loop(cfg) -> dict:
     torch.manual_seed(cfg.seed)
     loss_fn = config_lib.build(composed.loss)
     data = config_lib.build(composed.data).setup()
-    model, model_args = build_model(cfg, data.num_static_channels, data.wind_features,
-                                    default=CUDA_MODEL if hardware.is_cuda else CPU_MODEL)
+    model, model_args = build_preset(cfg, data.inputs, default=CUDA_MODEL if hardware.is_cuda else CPU_MODEL)
     model.to(hardware.device)
     optimizer, _ = config_lib.build(composed.optimizer)(model, epochs=1)
     if loss_fn.needs_positive_fraction():

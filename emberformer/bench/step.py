@@ -13,13 +13,15 @@ import time
 import torch
 import torch.nn.functional as F
 
-from emberformer.bench.common import build_model, model_fields, peak_memory, reset_peak_memory
+from emberformer.bench.common import build_preset, model_fields, peak_memory, reset_peak_memory
+from emberformer.contract import InputSpec, predict_logits
 from emberformer.errors import ConfigError
+from emberformer.models import LearningRates
 
 
-def synthetic_batch(batch: int, steps: int, height: int, width: int, channels: int, wind_features: int,
-                    burn: float, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Discs growing from random ignitions to cover `burn` of the image at the last step."""
+def synthetic_batch(batch: int, steps: int, height: int, width: int, inputs: InputSpec, burn: float,
+                    generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Discs growing from random ignitions to cover `burn` of the image at the last step (contract.Batch)."""
     ys = torch.arange(height, dtype=torch.float32)[:, None]
     xs = torch.arange(width, dtype=torch.float32)[None, :]
     centre = torch.rand(batch, 2, generator=generator) * torch.tensor([height, width])
@@ -30,8 +32,9 @@ def synthetic_batch(batch: int, steps: int, height: int, width: int, channels: i
     return {
         "fire": frames[:, :steps],
         "target": frames[:, steps:],
-        "static": torch.rand(batch, channels, height, width, generator=generator),
-        "wind": torch.randn(batch, steps, wind_features, generator=generator),
+        "dynamic": torch.rand(batch, steps, inputs.dynamic_channels, height, width, generator=generator),
+        "static": torch.rand(batch, inputs.static_channels, height, width, generator=generator),
+        "wind": torch.randn(batch, steps, inputs.wind_features, generator=generator),
         "time_mask": torch.ones(batch, steps, dtype=torch.bool),
     }
 
@@ -84,7 +87,7 @@ def parse_size(size: str) -> tuple[int, int]:
 
 def run_step(cfg) -> dict:
     """Time `cfg.steps` train steps (after `cfg.warmup`) of the model on one synthetic batch."""
-    # Not the loop's forward: importing emberformer.training.loop would raise the peak RSS measured here.
+    # Not the loop itself: importing emberformer.training.loop would raise the peak RSS measured here.
     from emberformer.training.hardware import Hardware
 
     if cfg.threads:
@@ -100,14 +103,16 @@ def run_step(cfg) -> dict:
     height, width = parse_size(cfg.size)
     torch.manual_seed(cfg.seed)
 
-    model, model_args = build_model(cfg, cfg.channels, cfg.wind_features)
+    inputs = InputSpec(static_names=tuple(f"static_{i}" for i in range(cfg.channels)),
+                       wind_names=tuple(f"wind_{i}" for i in range(cfg.wind_features)))
+    model, model_args = build_preset(cfg, inputs)
     model.to(device).train()
-    optimizer = torch.optim.AdamW(model.param_groups(cfg.lr, cfg.lr, 0.01))
+    optimizer = torch.optim.AdamW(model.param_groups(LearningRates.same(cfg.lr), 0.01))
     scaler = hardware.grad_scaler()
     trained = hardware.prepare(model)
 
     generator = torch.Generator().manual_seed(cfg.seed)
-    batch = synthetic_batch(cfg.batch, cfg.T, height, width, cfg.channels, cfg.wind_features, cfg.burn, generator)
+    batch = synthetic_batch(cfg.batch, cfg.T, height, width, inputs, cfg.burn, generator)
     batch = {k: v.to(device) for k, v in batch.items()}
 
     reset_peak_memory(device)
@@ -118,7 +123,7 @@ def run_step(cfg) -> dict:
         cpu_start = time.process_time()
         clock.mark("start")
         with hardware.autocast():
-            logits = trained(batch["fire"], batch["static"], batch["wind"], batch["time_mask"])
+            logits = predict_logits(trained, batch)
             clock.mark("forward_end")
             loss = F.binary_cross_entropy_with_logits(logits.float(), batch["target"])
         clock.mark("loss_end")

@@ -15,12 +15,14 @@ CPU never fills a float history tensor: at 400x400 px and 20 frames that was ~20
 | seq_id, t, length | [B] long | sequence id, last observed step, history length |
 
 `DeviceBatches` (one per run and device, it holds the landscape there) turns that into what
-every model, loss and metric reads, in one place at the model's input:
+every model, loss and metric reads (the `Batch` of emberformer/contract.py), in one place at the
+model's input:
 
 | key | shape, dtype | what |
 |---|---|---|
 | fire, target | [B, T, H, W], [B, 1, H, W] float32 | the masks, unpacked on the device |
 | static | [B, C, H, W] float32 | normalised landscape bands under each window, zero-padded |
+| dynamic | [B, T, 0, H, W] float32 | no per-step rasters besides the fire in this layout |
 | pixel_mask | [B, 1, H, W] bool | True at real (not padded) pixels |
 | wind, time_mask | as above, on the device | |
 | seq_id, t, length | as above, on the CPU | |
@@ -97,6 +99,7 @@ class DeviceBatches:
         for i, (y0, y1, x0, x1) in enumerate(windows):
             static[i, :, :y1 - y0, :x1 - x0] = self.landscape[:, y0:y1, x0:x1]
         out["static"] = static
+        out["dynamic"] = static.new_zeros(len(windows), out["fire"].shape[1], 0, h_max, w_max)
         rows = torch.arange(h_max, device=self.device)[None, :, None] < torch.tensor(heights, device=self.device)[:, None, None]
         cols = torch.arange(w_max, device=self.device)[None, None, :] < torch.tensor(widths, device=self.device)[:, None, None]
         out["pixel_mask"] = (rows & cols)[:, None]

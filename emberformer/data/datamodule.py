@@ -18,7 +18,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 from emberformer.data.cache import SpreadsCache, fingerprint, open_cache
 from emberformer.data.collate import DeviceBatches, collate_spreads
 from emberformer.data.dataset import FireSpreadDataset
-from emberformer.data.features import WIND_FEATURES, WindStats, encode_wind
+from emberformer.contract import InputSpec
+from emberformer.data.features import WIND_NAMES, WindStats, encode_wind
 from emberformer.data.layout import EMBEDDED_ROOT, scan_spreads
 from emberformer.errors import ConfigError
 
@@ -73,7 +74,7 @@ def load_or_make_split(folder: Path, ids: list[int], val_fraction: float, test_f
 class FireSpreadData:
     """An organized_spreads folder (or the embedded dataset), cached, split and ready to load."""
 
-    wind_features = WIND_FEATURES
+    collate = staticmethod(collate_spreads)  # samples -> a compact batch (what `loader` batches with)
 
     def __init__(self, root: str | None = None, max_history: int = 20, val_fraction: float = 0.15,
                  test_fraction: float = 0.15, split_seed: int = 0, cache_dir: str | None = None,
@@ -145,8 +146,9 @@ class FireSpreadData:
         return self.cache.band_names
 
     @property
-    def num_static_channels(self) -> int:
-        return len(self.static_band_names)
+    def inputs(self) -> InputSpec:
+        """What the models are built for: the landscape's bands and the encoded wind; no other per-step rasters."""
+        return InputSpec(static_names=self.static_band_names, wind_names=WIND_NAMES)
 
     @property
     def wind_stats(self) -> WindStats:
@@ -217,13 +219,16 @@ class FireSpreadData:
         return DeviceBatches(self.cache.landscape(), device)
 
     def sequence(self, seq_id: int, wind_stats: WindStats | None = None) -> dict:
-        """Whole sequence for the forecasting tool; `wind_stats` overrides this split's (e.g. a checkpoint's)."""
+        """A whole sequence for the rollouts: fire frames and isochrones [n, H, W], the dynamic bands
+        [n, 0, H, W] (none in this layout), static [C, H, W], encoded wind [n, F] and the crop window;
+        `wind_stats` overrides this split's (e.g. a checkpoint's)."""
         cache = self.cache
         pos = cache.position(seq_id)
         seq = cache.sequences[pos]
         return {
             "fire_frames": cache.fire(pos, 0, seq.length),
             "isochrones": cache.isochrones(pos, 0, seq.length),
+            "dynamic": np.zeros((seq.length, 0, *seq.shape), dtype=np.float32),
             "static": cache.static(pos),
             "wind": encode_wind(cache.weather(pos), wind_stats or self.wind_stats),
             "window": seq.window,
@@ -240,7 +245,7 @@ class FireSpreadData:
         built = "reused" if cache.built_s is None else f"built in {cache.built_s:.1f}s"
         return (f"data {self.root_path}: {len(seqs)} sequences (train/val/test {counts}, samples {samples}), "
                 f"{min(lengths)}-{max(lengths)} frames, crops {min(heights)}-{max(heights)} x "
-                f"{min(widths)}-{max(widths)} px, {self.num_static_channels} static bands "
+                f"{min(widths)}-{max(widths)} px, {len(self.static_band_names)} static bands "
                 f"[{', '.join(self.static_band_names)}], max_history {self.max_history}, "
                 f"wind speed mean {self.wind_stats.speed_mean:.2f} std {self.wind_stats.speed_std:.2f}, "
                 f"cache {cache.path} ({built})")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from torch.utils.data import Dataset
 
+from emberformer.contract import newly_burned
 from emberformer.data.cache import SpreadsCache
 from emberformer.data.features import WindStats, encode_wind
 
@@ -50,9 +51,8 @@ class FireSpreadDataset(Dataset):
     def newly_burned(self, index: int) -> int:
         """Pixels of the sample's target that were not burning in its last observed frame."""
         pos, _, t = self.locate(index)
-        last = self.cache.packed("fire", pos, t, t + 1)[0]
-        target = self.cache.packed("isochrones", pos, t + 1, t + 2)[0]
-        return int(np.unpackbits(target & ~last).sum())
+        last, target = self.cache.fire(pos, t, t + 1)[0], self.cache.isochrones(pos, t + 1, t + 2)[0]
+        return int(newly_burned(target, last).sum())
 
     def wind(self, position: int) -> np.ndarray:
         return self._wind[position]

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-WIND_FEATURES = 3  # normalised speed, sin(direction), cos(direction)
+# The per-step scalars `encode_wind` makes, by name (the batch's `wind`).
+WIND_NAMES = ("wind_speed_z", "wind_from_sin", "wind_from_cos")
+WIND_FEATURES = len(WIND_NAMES)
 
 
 def normalise_static(bands: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, list[dict]]:

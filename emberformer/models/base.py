@@ -1,43 +1,57 @@
-"""What every spread model offers the training loop, and the padding helpers they share."""
+"""What every spread model offers: the call of the batch contract (emberformer/contract.py), a
+description, its parameter groups with the learning rate each trains at, and an epoch hook."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
 from torch import nn
 
-from emberformer.errors import is_whole, require
+
+@dataclass(frozen=True)
+class LearningRates:
+    """The optimizer's learning rates (conf/optimizer); each model picks those its groups train at."""
+
+    lr: float  # optimizer.lr: a model trained from scratch as one group
+    temporal: float  # optimizer.lr_temporal: EmberFormer's temporal stage
+    spatial: float  # optimizer.lr_spatial: EmberFormer's spatial decoder
+
+    @classmethod
+    def same(cls, lr: float) -> LearningRates:
+        return cls(lr, lr, lr)
 
 
 class SpreadModel(nn.Module, ABC):
-    """`model(fire, static, wind, time_mask) -> logits [B, 1, H, W]` plus the hooks the loop calls."""
+    """`model(fire, dynamic, static, wind, time_mask) -> logits [B, 1, H, W]` (emberformer/contract.py
+    builds and calls it), plus what the optimizer, the banner and the loop ask of it."""
 
     def describe(self) -> str:
         return type(self).__name__
 
     @abstractmethod
-    def param_groups(self, lr_temporal: float, lr_spatial: float, weight_decay: float) -> list[dict]:
-        """Optimizer groups, each {name: "temporal"|"spatial", params, lr, weight_decay}."""
+    def param_groups(self, rates: LearningRates, weight_decay: float) -> list[dict]:
+        """AdamW groups, each {name, params, lr, lr_source, weight_decay}: `name` makes the W&B key
+        `train/lr_<name>`, `lr_source` the config key the rate comes from (the banner shows both)."""
 
     def on_epoch_start(self, epoch: int) -> None:
         """Called by the loop before each epoch (1-based); a no-op unless a model schedules something."""
 
 
 _NO_DECAY_MODULES = (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._NormBase, nn.Embedding)
+# The group of a model that trains all its weights at one rate.
+WHOLE_MODEL = "model"
 
 
-def decay_groups(
-    root: nn.Module, name: str, lr: float, weight_decay: float, exclude: Iterable[nn.Parameter] = ()
-) -> list[dict]:
+def decay_groups(root: nn.Module, name: str, lr: float, lr_source: str, weight_decay: float,
+                 exclude: Iterable[nn.Parameter] = ()) -> list[dict]:
     """AdamW groups for the parameters of `root` (minus `exclude`): weight decay on weight
     matrices/kernels only.
 
     Decaying biases, norm scales and embedding tables pulls them towards 0 for no regularising
     benefit (they don't set the function's complexity), so they get weight_decay 0.
-    Empty groups are dropped; all groups carry `name` so the loop can log/schedule by it.
+    Empty groups are dropped; both halves carry `name` and `lr_source`.
     """
     decay, no_decay = [], []
     seen = {id(p) for p in exclude}
@@ -47,22 +61,12 @@ def decay_groups(
                 continue
             seen.add(id(param))
             (no_decay if isinstance(module, _NO_DECAY_MODULES) or param.ndim <= 1 else decay).append(param)
-    groups = [
-        {"name": name, "params": decay, "lr": lr, "weight_decay": weight_decay},
-        {"name": name, "params": no_decay, "lr": lr, "weight_decay": 0.0},
-    ]
+    common = {"name": name, "lr": lr, "lr_source": lr_source}
+    groups = [{**common, "params": decay, "weight_decay": weight_decay},
+              {**common, "params": no_decay, "weight_decay": 0.0}]
     return [g for g in groups if g["params"]]
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Zero-pad the last two dims at the bottom/right (like the collate's spatial padding)."""
-    h, w = x.shape[-2:]
-    pad_h, pad_w = -h % multiple, -w % multiple
-    if pad_h == 0 and pad_w == 0:
-        return x
-    return F.pad(x, (0, pad_w, 0, pad_h))
-
-
-def check_positive_int(value, key: str) -> int:
-    require(isinstance(value, int) and is_whole(value, 1), f"{key}={value!r} must be a positive integer")
-    return value
+def whole_model_groups(model: nn.Module, rates: LearningRates, weight_decay: float) -> list[dict]:
+    """One group at `optimizer.lr`: a model trained from scratch with nothing to set apart."""
+    return decay_groups(model, WHOLE_MODEL, rates.lr, "optimizer.lr", weight_decay)

@@ -1,4 +1,4 @@
-"""ConvLSTM over the fire history, and the per-date encoder pieces it shares with UTAE.
+"""ConvLSTM over the history, a temporal baseline of WildfireSpreadTS.
 
 No maintained PyTorch ConvLSTM package exists on PyPI (only `convlstm-mlx`, for Apple MLX), so
 the cell is written here: one 3x3 conv producing the four gates from [input, hidden].
@@ -7,62 +7,11 @@ the cell is written here: one 3x3 conv producing the four gates from [input, hid
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from emberformer.models.base import SpreadModel, decay_groups, pad_to_multiple
-from emberformer.models.logistic import PAD_MULTIPLE, check_sizes, wind_planes
-
-
-def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    )
-
-
-class DateStem(nn.Module):
-    """Strided first conv of a per-date encoder over [fire_t, static, wind_t planes], run on the
-    real dates only (padded steps cost nothing and never enter BatchNorm statistics).
-
-    Convolution is linear, so the static bands' part is computed once per sample and added to
-    each of its dates instead of being stacked into every date's input.
-    Returns (features [N, out, H/2, W/2], (batch index, step index) of the N real dates)."""
-
-    def __init__(self, in_static_channels: int, wind_features: int, out_channels: int):
-        super().__init__()
-        self.dynamic = nn.Conv2d(1 + wind_features, out_channels, 3, stride=2, padding=1, bias=False)
-        self.static = nn.Conv2d(in_static_channels, out_channels, 3, stride=2, padding=1, bias=False)
-        self.post = nn.Sequential(nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
-
-    def forward(self, fire, static, wind, time_mask):
-        b, t = time_mask.nonzero(as_tuple=True)
-        height, width = fire.shape[-2:]
-        dynamic = torch.cat([fire[b, t][:, None], wind_planes(wind[b, t], height, width)], dim=1)
-        return self.post(self.dynamic(dynamic) + self.static(static)[b]), (b, t)
-
-
-class FullResHead(nn.Module):
-    """Upsample coarse features to the input grid and read them with the current fire and the
-    static bands at full resolution, so burn boundaries stay pixel-sharp."""
-
-    def __init__(self, in_channels: int, in_static_channels: int, width: int = 16):
-        super().__init__()
-        self.refine = nn.Sequential(
-            nn.Conv2d(in_channels + 1 + in_static_channels, width, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(width, 1, 1),
-        )
-
-    def forward(self, features, fire_last, static):
-        features = F.interpolate(features, size=fire_last.shape[-2:], mode="bilinear", align_corners=False)
-        return self.refine(torch.cat([features, fire_last, static], dim=1))
-
-
-def padded_inputs(fire, static):
-    """(fire, static) zero-padded to PAD_MULTIPLE, and the (height, width) to crop back to."""
-    return pad_to_multiple(fire, PAD_MULTIPLE), pad_to_multiple(static, PAD_MULTIPLE), fire.shape[-2:]
+from emberformer.contract import InputSpec
+from emberformer.models.base import LearningRates, SpreadModel, whole_model_groups
+from emberformer.models.blocks import DateStem, FullResHead, check_sizes, conv_bn_relu, padded_inputs
 
 
 class ConvLSTMCell(nn.Module):
@@ -82,21 +31,19 @@ class ConvLSTMBaseline(SpreadModel):
     """Per-date strided encoder (1/4 resolution) -> ConvLSTM over the dates -> small decoder and a
     full-resolution head. Padded (masked) steps leave the state untouched."""
 
-    def __init__(self, in_static_channels: int, wind_features: int = 3, hidden: int = 32,
-                 encoder_channels: int = 16, head_channels: int = 16):
+    def __init__(self, inputs: InputSpec, hidden: int = 32, encoder_channels: int = 16, head_channels: int = 16):
         super().__init__()
-        check_sizes(in_static_channels=in_static_channels, wind_features=wind_features, hidden=hidden,
-                    encoder_channels=encoder_channels, head_channels=head_channels)
-        self.stem = DateStem(in_static_channels, wind_features, encoder_channels)
+        check_sizes(hidden=hidden, encoder_channels=encoder_channels, head_channels=head_channels)
+        self.stem = DateStem(inputs.step_channels, inputs.static_channels, inputs.wind_features, encoder_channels)
         self.down = conv_bn_relu(encoder_channels, 2 * encoder_channels, stride=2)
         self.cell = ConvLSTMCell(2 * encoder_channels, hidden)
         self.decoder = conv_bn_relu(hidden, hidden)
-        self.head = FullResHead(hidden, in_static_channels, head_channels)
+        self.head = FullResHead(hidden, inputs.static_channels, head_channels)
         self.hidden = hidden
 
-    def forward(self, fire, static, wind, time_mask):
-        fire, static, (height, width) = padded_inputs(fire, static)
-        features, (b, t) = self.stem(fire, static, wind, time_mask)
+    def forward(self, fire, dynamic, static, wind, time_mask):
+        fire, dynamic, static, (height, width) = padded_inputs(fire, dynamic, static)
+        features, (b, t) = self.stem(fire, dynamic, static, wind, time_mask)
         features = self.down(features)
         batch, steps = time_mask.shape
         dates = features.new_zeros(batch, steps, *features.shape[1:])
@@ -113,5 +60,5 @@ class ConvLSTMBaseline(SpreadModel):
     def describe(self) -> str:
         return f"ConvLSTM (hidden {self.hidden}, 1/4 resolution)"
 
-    def param_groups(self, lr_temporal: float, lr_spatial: float, weight_decay: float) -> list[dict]:
-        return decay_groups(self, "temporal", lr_temporal, weight_decay)
+    def param_groups(self, rates: LearningRates, weight_decay: float) -> list[dict]:
+        return whole_model_groups(self, rates, weight_decay)

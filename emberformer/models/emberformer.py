@@ -6,28 +6,30 @@ from collections.abc import Mapping
 
 import torch
 
-from emberformer.errors import ConfigError
-from emberformer.models.base import SpreadModel, check_positive_int, decay_groups, pad_to_multiple
+from emberformer.contract import InputSpec
+from emberformer.errors import ConfigError, check_positive_int
+from emberformer.models.base import LearningRates, SpreadModel, decay_groups
+from emberformer.models.blocks import pad_to_multiple
 from emberformer.models.spatial import SpatialConfig, SpatialDecoder
 from emberformer.models.temporal import TemporalEncoder
 
 
 class EmberFormer(SpreadModel):
-    """Next-step burned area from fire history, static landscape and wind.
+    """Next-step burned area from the fire history (and any other per-step rasters), the static
+    landscape and the per-step wind.
 
-    `forward(fire [B,T,H,W], static [B,C,H,W], wind [B,T,F], time_mask [B,T]) -> logits [B,1,H,W]`
-    for any H, W (padded internally, cropped back).
+    `forward(fire [B,T,H,W], dynamic [B,T,D,H,W], static [B,C,H,W], wind [B,T,F], time_mask [B,T])
+    -> logits [B,1,H,W]` for any H, W (padded internally, cropped back).
 
     Parameter groups: "spatial" is the segmentation network (`spatial.decoder`, possibly
-    pretrained, frozen for the first `freeze_epochs` epochs, lr_spatial); "temporal" is
+    pretrained, frozen for the first `freeze_epochs` epochs, optimizer.lr_spatial); "temporal" is
     everything EmberFormer adds around it (embeddings, temporal transformer, unpatchify,
-    refinement; all trained from scratch, lr_temporal).
+    refinement; all trained from scratch, optimizer.lr_temporal).
     """
 
     def __init__(
         self,
-        in_static_channels: int,
-        wind_features: int = 3,
+        inputs: InputSpec,
         patch_size: int = 16,
         d_model: int = 96,
         nhead: int = 8,
@@ -42,8 +44,6 @@ class EmberFormer(SpreadModel):
     ):
         super().__init__()
         for key, value in {
-            "in_static_channels": in_static_channels,
-            "wind_features": wind_features,
             "patch_size": patch_size,
             "d_model": d_model,
             "nhead": nhead,
@@ -64,8 +64,7 @@ class EmberFormer(SpreadModel):
         self.patch_size = patch_size
         self.freeze_epochs = freeze_epochs
         self.temporal = TemporalEncoder(
-            in_static_channels,
-            wind_features,
+            inputs,
             patch_size,
             d_model,
             nhead,
@@ -76,30 +75,35 @@ class EmberFormer(SpreadModel):
             bool(skip_quiet_patches),
             bool(checkpoint_temporal),
         )
-        self.spatial = SpatialDecoder(d_model, patch_size, in_static_channels, self.spatial_cfg)
+        self.spatial = SpatialDecoder(d_model, patch_size, inputs, self.spatial_cfg)
         self._set_decoder_frozen(freeze_epochs > 0)
 
     def forward(
-        self, fire: torch.Tensor, static: torch.Tensor, wind: torch.Tensor, time_mask: torch.Tensor
+        self,
+        fire: torch.Tensor,
+        dynamic: torch.Tensor,
+        static: torch.Tensor,
+        wind: torch.Tensor,
+        time_mask: torch.Tensor,
     ) -> torch.Tensor:
         height, width = fire.shape[-2:]
-        fire = pad_to_multiple(fire, self.patch_size)
-        static = pad_to_multiple(static, self.patch_size)
-        features = self.temporal(fire, static, wind, time_mask)
-        logits = self.spatial(features, fire, static)
+        fire, dynamic, static = (pad_to_multiple(x, self.patch_size) for x in (fire, dynamic, static))
+        features = self.temporal(fire, dynamic, static, wind, time_mask)
+        logits = self.spatial(features, fire, dynamic, static)
         return logits[..., :height, :width]
 
     def describe(self) -> str:
         frozen = f", frozen for {self.freeze_epochs} epochs" if self.freeze_epochs else ""
         return f"EmberFormer ({self.spatial_cfg.describe()}{frozen})"
 
-    def param_groups(self, lr_temporal: float, lr_spatial: float, weight_decay: float) -> list[dict]:
+    def param_groups(self, rates: LearningRates, weight_decay: float) -> list[dict]:
         # Frozen parameters stay in their group (requires_grad False, grad None: AdamW skips
         # them) so the optimizer state keeps one layout across the unfreeze and on resume.
         decoder = self.spatial.decoder
-        return decay_groups(self, "temporal", lr_temporal, weight_decay, exclude=decoder.parameters()) + decay_groups(
-            decoder, "spatial", lr_spatial, weight_decay
+        temporal = decay_groups(
+            self, "temporal", rates.temporal, "optimizer.lr_temporal", weight_decay, exclude=decoder.parameters()
         )
+        return temporal + decay_groups(decoder, "spatial", rates.spatial, "optimizer.lr_spatial", weight_decay)
 
     def on_epoch_start(self, epoch: int) -> None:
         self._set_decoder_frozen(epoch <= self.freeze_epochs)

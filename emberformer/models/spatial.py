@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from emberformer.errors import ConfigError
-from emberformer.models.base import check_positive_int, pad_to_multiple
+from emberformer.contract import InputSpec
+from emberformer.errors import ConfigError, check_positive_int
+from emberformer.models.blocks import pad_to_multiple
 
 DECODERS = ("segformer", "unet", "smp_segformer")
 SMP_DEFAULT_ENCODER = {"unet": "resnet18", "smp_segformer": "mit_b1"}
@@ -107,10 +108,12 @@ class SpatialConfig:
 
 
 class SpatialDecoder(nn.Module):
-    """features [B, d, H/p, W/p] + recent fire frames + static -> logits [B, 1, H, W].
+    """features [B, d, H/p, W/p] + recent fire frames + the last step's dynamic bands + static
+    -> logits [B, 1, H, W].
 
     The temporal features are unpatchified (1x1 conv d -> k*p*p, pixel shuffle) and stacked
-    with the static bands and the last `recent_frames` fire frames, so the segmentation network
+    with the static bands, the last step's dynamic bands (if the data has any) and the last
+    `recent_frames` fire frames, so the segmentation network
     sees full-resolution terrain and the exact recent fronts next to the learned dynamics. The
     patch tokens summarise how a 16-px patch evolved; the recent frames keep, per pixel, when
     the front reached it: how far it moved in the last steps, which sets where it is next.
@@ -122,35 +125,37 @@ class SpatialDecoder(nn.Module):
     need no gradient.)
     """
 
-    def __init__(self, d_model: int, patch_size: int, in_static_channels: int, cfg: SpatialConfig):
+    def __init__(self, d_model: int, patch_size: int, inputs: InputSpec, cfg: SpatialConfig):
         super().__init__()
         self.patch_size = patch_size
         self.feature_channels = cfg.feature_channels
         self.unpatchify = nn.Conv2d(d_model, cfg.feature_channels * patch_size**2, 1)
         self.recent_frames = cfg.recent_frames
-        in_channels = cfg.feature_channels + in_static_channels + cfg.recent_frames
-        self.decoder = build_decoder(cfg, in_channels, cfg.refine_channels or 1)
+        pixel_channels = inputs.static_channels + inputs.dynamic_channels + cfg.recent_frames
+        self.decoder = build_decoder(cfg, cfg.feature_channels + pixel_channels, cfg.refine_channels or 1)
         if cfg.refine_channels:
-            self.refine_pixels = nn.Conv2d(in_static_channels + cfg.recent_frames, cfg.refine_channels, 3, padding=1)
+            self.refine_pixels = nn.Conv2d(pixel_channels, cfg.refine_channels, 3, padding=1)
             self.refine_out = nn.Conv2d(cfg.refine_channels, 1, 1)
         else:
             self.refine_pixels = self.refine_out = None
 
-    def forward(self, features: torch.Tensor, fire: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, features: torch.Tensor, fire: torch.Tensor, dynamic: torch.Tensor, static: torch.Tensor
+    ) -> torch.Tensor:
         """`fire` is the (left-padded) history [B, T, H, W]; its last `recent_frames` are read."""
         height, width = fire.shape[-2:]
         recent = fire[:, -self.recent_frames :]
         # Steps before the first observation read as unburned, as in the batch's own left padding.
         recent = F.pad(recent, (0, 0, 0, 0, self.recent_frames - recent.shape[1], 0))
         pixels = F.pixel_shuffle(self.unpatchify(features), self.patch_size)
-        x = pad_to_multiple(torch.cat([pixels, static, recent], dim=1), DECODER_MULTIPLE)
+        x = pad_to_multiple(torch.cat([pixels, static, dynamic[:, -1], recent], dim=1), DECODER_MULTIPLE)
         out = self.decoder(x)
         if out.shape[-2:] != x.shape[-2:]:
             out = F.interpolate(out, size=x.shape[-2:], mode="bilinear", align_corners=False)
         out = out[..., :height, :width]
         if self.refine_out is None:
             return out
-        data = x[:, self.feature_channels :, :height, :width]  # static + recent fire
+        data = x[:, self.feature_channels :, :height, :width]  # static, dynamic bands, recent fire
         return self.refine_out(F.relu(out + self.refine_pixels(data)))
 
 

@@ -7,15 +7,17 @@ import torch.nn.functional as F
 import torch.utils.checkpoint
 from torch import nn
 
+from emberformer.contract import InputSpec, step_rasters
 from emberformer.errors import ConfigError
 
 
 class TemporalEncoder(nn.Module):
     """Fire history -> one feature vector per patch, taken at the last observed step.
 
-    Inputs are already padded to a multiple of `patch_size`: fire [B, T, H, W], static
-    [B, C, H, W], wind [B, T, F], time_mask [B, T] (True = real step, padding on the left).
-    Returns [B, d_model, H/p, W/p].
+    Inputs are already padded to a multiple of `patch_size`: fire [B, T, H, W], dynamic
+    [B, T, D, H, W], static [B, C, H, W], wind [B, T, F], time_mask [B, T] (True = real step,
+    padding on the left). Returns [B, d_model, H/p, W/p]. A token is one patch at one step: its
+    fire pixels and dynamic bands, the patch's static bands, the step's wind and how far back it is.
 
     With `skip_quiet_patches`, patch sequences where nothing can happen (no fire in the
     patch's history nor in its 3x3 patch neighbourhood) skip the transformer and take a
@@ -28,8 +30,7 @@ class TemporalEncoder(nn.Module):
 
     def __init__(
         self,
-        in_static_channels: int,
-        wind_features: int,
+        inputs: InputSpec,
         patch_size: int,
         d_model: int,
         nhead: int,
@@ -43,12 +44,13 @@ class TemporalEncoder(nn.Module):
         super().__init__()
         self.patch_size = patch_size
         self.max_history = max_history
-        # A linear map of the p x p fire pixels (a strided conv is exactly that): the shape of
-        # the front inside the patch survives, which a patch mean would throw away.
-        self.fire_embed = nn.Conv2d(1, d_model, patch_size, stride=patch_size)
+        # A linear map of the p x p pixels of each step's rasters (a strided conv is exactly that):
+        # the shape of the front inside the patch survives, which a patch mean would throw away.
+        # (Named for the fire mask, its first channel, which is all a simulator's export has.)
+        self.fire_embed = nn.Conv2d(inputs.step_channels, d_model, patch_size, stride=patch_size)
         # Terrain is embedded once per patch and added to every step.
-        self.static_embed = nn.Conv2d(in_static_channels, d_model, patch_size, stride=patch_size)
-        self.wind_embed = nn.Linear(wind_features, d_model)
+        self.static_embed = nn.Conv2d(inputs.static_channels, d_model, patch_size, stride=patch_size)
+        self.wind_embed = nn.Linear(inputs.wind_features, d_model) if inputs.wind_features else None
         # Index 0 = the last (current) step, so left-padding never shifts a step's position.
         self.steps_back_embed = nn.Embedding(max_history, d_model)
         self.blocks = nn.ModuleList(
@@ -59,7 +61,12 @@ class TemporalEncoder(nn.Module):
         self.checkpoint = checkpoint
 
     def forward(
-        self, fire: torch.Tensor, static: torch.Tensor, wind: torch.Tensor, time_mask: torch.Tensor
+        self,
+        fire: torch.Tensor,
+        dynamic: torch.Tensor,
+        static: torch.Tensor,
+        wind: torch.Tensor,
+        time_mask: torch.Tensor,
     ) -> torch.Tensor:
         batch, steps, height, width = fire.shape
         if steps > self.max_history:
@@ -72,11 +79,13 @@ class TemporalEncoder(nn.Module):
         n_patches = grid_h * grid_w
         d = self.steps_back_embed.embedding_dim
 
-        fire_tok = self.fire_embed(fire.reshape(batch * steps, 1, height, width))  # [B*T, d, gh, gw]
-        fire_tok = fire_tok.reshape(batch, steps, d, n_patches).permute(0, 3, 1, 2)  # [B, N, T, d]
+        rasters = step_rasters(fire, dynamic).flatten(0, 1)  # [B*T, 1 + D, H, W]
+        fire_tok = self.fire_embed(rasters).reshape(batch, steps, d, n_patches).permute(0, 3, 1, 2)  # [B, N, T, d]
         static_tok = self.static_embed(static).flatten(2).transpose(1, 2)  # [B, N, d]
         steps_back = torch.arange(steps - 1, -1, -1, device=fire.device)
-        per_step = self.wind_embed(wind) + self.steps_back_embed(steps_back)  # [B, T, d]
+        per_step = self.steps_back_embed(steps_back).expand(batch, -1, -1)  # [B, T, d]
+        if self.wind_embed is not None:
+            per_step = per_step + self.wind_embed(wind)
         tokens = (fire_tok + static_tok[:, :, None] + per_step[:, None]).reshape(batch * n_patches, steps, d)
 
         # Attention mask over keys (True = a real step), None when nothing is padded (cheaper path).

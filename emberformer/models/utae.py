@@ -19,10 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emberformer.contract import InputSpec
 from emberformer.errors import ConfigError
-from emberformer.models.base import SpreadModel, decay_groups
-from emberformer.models.convlstm import DateStem, FullResHead, conv_bn_relu, padded_inputs
-from emberformer.models.logistic import PAD_MULTIPLE, check_sizes
+from emberformer.models.base import LearningRates, SpreadModel, whole_model_groups
+from emberformer.models.blocks import PAD_MULTIPLE, DateStem, FullResHead, check_sizes, conv_bn_relu, padded_inputs
 
 
 def steps_before_present(steps: int, dim: int, device) -> torch.Tensor:
@@ -78,12 +78,11 @@ class UTAE(SpreadModel):
     """Per-date encoder (widths[i] channels at 1/2^(i+1) resolution) -> L-TAE at the lowest level
     -> attention-weighted skips -> U-Net decoder -> full-resolution head."""
 
-    def __init__(self, in_static_channels: int, wind_features: int = 3, widths=(16, 32, 64),
-                 heads: int = 4, key_dim: int = 8, head_channels: int = 16):
+    def __init__(self, inputs: InputSpec, widths=(16, 32, 64), heads: int = 4, key_dim: int = 8,
+                 head_channels: int = 16):
         super().__init__()
         widths = [int(w) for w in widths]
-        check_sizes(in_static_channels=in_static_channels, wind_features=wind_features, heads=heads,
-                    key_dim=key_dim, head_channels=head_channels)
+        check_sizes(heads=heads, key_dim=key_dim, head_channels=head_channels)
         if not widths or len(widths) > int(math.log2(PAD_MULTIPLE)):
             raise ConfigError(f"model.widths={widths} must list 1 to {int(math.log2(PAD_MULTIPLE))} widths")
         for i, width in enumerate(widths):
@@ -91,7 +90,7 @@ class UTAE(SpreadModel):
             if width % heads:
                 raise ConfigError(f"model.widths[{i}]={width} is not divisible by model.heads={heads}")
         self.widths, self.heads = widths, heads
-        self.stem = DateStem(in_static_channels, wind_features, widths[0])
+        self.stem = DateStem(inputs.step_channels, inputs.static_channels, inputs.wind_features, widths[0])
         self.encoder = nn.ModuleList(
             [conv_bn_relu(widths[0], widths[0])]
             + [nn.Sequential(conv_bn_relu(cin, cout, stride=2), conv_bn_relu(cout, cout))
@@ -100,11 +99,11 @@ class UTAE(SpreadModel):
         self.ltae = LTAE(widths[-1], heads, key_dim)
         self.up = nn.ModuleList([nn.ConvTranspose2d(cin, cout, 2, stride=2) for cin, cout in zip(widths[1:], widths)])
         self.decoder = nn.ModuleList([conv_bn_relu(2 * cout, cout) for cout in widths[:-1]])
-        self.head = FullResHead(widths[0], in_static_channels, head_channels)
+        self.head = FullResHead(widths[0], inputs.static_channels, head_channels)
 
-    def forward(self, fire, static, wind, time_mask):
-        fire, static, (height, width) = padded_inputs(fire, static)
-        x, (b, t) = self.stem(fire, static, wind, time_mask)
+    def forward(self, fire, dynamic, static, wind, time_mask):
+        fire, dynamic, static, (height, width) = padded_inputs(fire, dynamic, static)
+        x, (b, t) = self.stem(fire, dynamic, static, wind, time_mask)
         levels = []
         for block in self.encoder:
             x = block(x)
@@ -125,5 +124,5 @@ class UTAE(SpreadModel):
     def describe(self) -> str:
         return f"U-TAE (widths {self.widths}, {self.heads}-head L-TAE)"
 
-    def param_groups(self, lr_temporal: float, lr_spatial: float, weight_decay: float) -> list[dict]:
-        return decay_groups(self, "temporal", lr_temporal, weight_decay)
+    def param_groups(self, rates: LearningRates, weight_decay: float) -> list[dict]:
+        return whole_model_groups(self, rates, weight_decay)

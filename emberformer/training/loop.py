@@ -15,13 +15,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from emberformer.data.collate import collate_spreads
+from emberformer.contract import newly_burned, predict_logits
 from emberformer.errors import EmberFormerError
 from emberformer.metrics import fire_metrics, metric_inputs
 from emberformer.training.checkpoint import save_checkpoint, training_state
 from emberformer.training.distributed import trainable_names
 from emberformer.training.optim import group_lrs
-from emberformer.viz import PREVIEW_LEGEND, preview_panels
+from emberformer.viz import PREVIEW_LEGEND, preview_image
+
 
 class NonFiniteLoss(EmberFormerError):
     pass
@@ -29,10 +30,6 @@ class NonFiniteLoss(EmberFormerError):
 
 class TrainingInterrupted(Exception):
     """SIGINT/SIGTERM arrived: the loop saves last.pt and stops at the next batch boundary."""
-
-
-def forward(model, batch: dict) -> torch.Tensor:
-    return model(batch["fire"], batch["static"], batch["wind"], batch["time_mask"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -69,7 +66,7 @@ class EpochRunner:
                 break
             batch = self.to_device(batch)
             with torch.set_grad_enabled(trainable), self.hardware.autocast():
-                logits = forward(self.model, batch)
+                logits = predict_logits(self.model, batch)
                 loss, parts = self.loss_fn(logits.float(), batch["target"], batch["pixel_mask"])
             if not torch.isfinite(loss):
                 # A NaN in validation means the weights themselves are broken: skipping can't help there.
@@ -126,24 +123,24 @@ def preview_samples(dataset, count: int) -> list[int]:
 
 
 @torch.no_grad()
-def val_previews(model, dataset, indices: list[int], to_device, hardware,
+def val_previews(model, dataset, indices: list[int], to_device, collate, hardware,
                  threshold: float) -> tuple[list[np.ndarray], list[str]]:
     """History | target | prediction | errors of the new fire, for the validation samples `indices`."""
     if not indices:
         return [], []
     model.eval()
-    batch = to_device(collate_spreads([dataset[i] for i in indices]))
+    batch = to_device(collate([dataset[i] for i in indices]))
     with hardware.autocast():
-        probs = torch.sigmoid(forward(model, batch).float())
+        probs = torch.sigmoid(predict_logits(model, batch).float())
     images, captions = [], []
     for b in range(len(indices)):
         valid = batch["pixel_mask"][b, 0]
         h, w = int(valid.any(1).sum()), int(valid.any(0).sum())
         last_fire = batch["fire"][b, -1, :h, :w].cpu().numpy()
         target = batch["target"][b, 0, :h, :w].cpu().numpy()
-        images.append(preview_panels(last_fire, target, probs[b, 0, :h, :w].cpu().numpy(),
-                                     background=batch["static"][b, 0, :h, :w].cpu().numpy(), threshold=threshold))
-        new = int(((target > 0.5) & (last_fire < 0.5)).sum())
+        images.append(preview_image(last_fire, target, probs[b, 0, :h, :w].cpu().numpy(),
+                                    background=batch["static"][b, 0, :h, :w].cpu().numpy(), threshold=threshold))
+        new = int(newly_burned(target, last_fire).sum())
         captions.append(f"sequence {int(batch['seq_id'][b])}, t={int(batch['t'][b])}, {new} px newly burned: "
                         f"{PREVIEW_LEGEND}")
     return images, captions
@@ -231,8 +228,8 @@ def fit(run) -> Outcome:
                 continue
 
             run.logger.log(epoch_record(epoch, train_metrics, last_val, lrs, stopper), step=runner.global_step)
-            images, captions = val_previews(model, run.data.dataset("val"), previews, to_device, run.hardware,
-                                            cfg.metrics.pred_thresh)
+            images, captions = val_previews(model, run.data.dataset("val"), previews, to_device, run.data.collate,
+                                            run.hardware, cfg.metrics.pred_thresh)
             run.logger.log_images("val/preview", images, captions, step=runner.global_step, epoch=epoch)
             save("last.pt", epoch)
             if improved:

@@ -7,6 +7,7 @@ import math
 import torch
 
 from emberformer.errors import is_number, is_whole, require
+from emberformer.models.base import LearningRates
 
 
 class AdamWRecipe:
@@ -14,20 +15,23 @@ class AdamWRecipe:
     calling it with the model gives (optimizer, scheduler), or (None, None) for a model with
     nothing to train (persistence).
 
-    The temporal/spatial split comes from `model.param_groups`, so the loop never matches names.
+    The groups and the rate each trains at come from `model.param_groups`, so the loop never
+    matches names; `group_rates` reads them back for the banner and the W&B keys.
     """
 
-    def __init__(self, lr_temporal: float, lr_spatial: float, weight_decay: float, betas=(0.9, 0.999),
+    def __init__(self, lr: float, lr_temporal: float, lr_spatial: float, weight_decay: float, betas=(0.9, 0.999),
                  schedule: str = "cosine", warmup_epochs: int = 0):
-        for key, value in (("lr_temporal", lr_temporal), ("lr_spatial", lr_spatial), ("weight_decay", weight_decay)):
+        for key, value in (("lr", lr), ("lr_temporal", lr_temporal), ("lr_spatial", lr_spatial),
+                           ("weight_decay", weight_decay)):
             require(is_number(value) and value >= 0, f"optimizer.{key}={value} must be a number >= 0 (e.g. 1e-4)")
         require(schedule in ("cosine", "constant"), f"optimizer.schedule={schedule} must be 'cosine' or 'constant'")
         require(is_whole(warmup_epochs, 0), f"optimizer.warmup_epochs={warmup_epochs} must be a whole number >= 0")
-        self.lr_temporal, self.lr_spatial, self.weight_decay = lr_temporal, lr_spatial, weight_decay
+        self.rates = LearningRates(lr, lr_temporal, lr_spatial)
+        self.weight_decay = weight_decay
         self.betas, self.schedule, self.warmup_epochs = tuple(betas), schedule, int(warmup_epochs)
 
     def __call__(self, model, epochs: int = 1):
-        groups = [g for g in model.param_groups(self.lr_temporal, self.lr_spatial, self.weight_decay) if g["params"]]
+        groups = [g for g in model.param_groups(self.rates, self.weight_decay) if g["params"]]
         if not groups:
             return None, None
         optimizer = torch.optim.AdamW(groups, betas=self.betas)
@@ -45,7 +49,21 @@ class AdamWRecipe:
 
 
 def group_lrs(optimizer) -> dict[str, float]:
-    """{'temporal': lr, 'spatial': lr} for logging `train/lr_<name>`."""
+    """{group name: current lr}, e.g. {'temporal': 1e-3, 'spatial': 1e-3}: what `train/lr_<name>` logs."""
     if optimizer is None:
         return {}
-    return {g.get("name", f"group{i}"): g["lr"] for i, g in enumerate(optimizer.param_groups)}
+    return {g["name"]: g["lr"] for g in optimizer.param_groups}
+
+
+def describe_rates(optimizer) -> str:
+    """The banner's line: each group's starting rate, and the config key that sets it where the group's
+    name doesn't say (`LR temporal: 1.00e-03, LR spatial: 1.00e-04`; `LR model: 5.00e-02 (model.lr)`)."""
+    if optimizer is None:
+        return "LR: none (nothing to train)"
+    groups = {g["name"]: g for g in optimizer.param_groups}
+    parts = []
+    for name, group in groups.items():
+        source = group.get("lr_source", f"optimizer.lr_{name}")
+        rate = group.get("initial_lr", group["lr"])  # the scheduler's base rate, before any warm-up factor
+        parts.append(f"LR {name}: {rate:.2e}" + ("" if source == f"optimizer.lr_{name}" else f" ({source})"))
+    return ", ".join(parts)

@@ -23,9 +23,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from emberformer import config as config_lib
+from emberformer.contract import build_model
 from emberformer.errors import CheckpointError, ConfigError, show_tracebacks
 from emberformer.training.checkpoint import check_compatible, load_checkpoint, restore_training_state
 from emberformer.training.distributed import DistEnv
+from emberformer.training.optim import describe_rates
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -145,7 +147,7 @@ def set_up(cfg: DictConfig) -> Run:
 
     data = config_lib.build(cfg.data)
     data.setup()
-    model = config_lib.build(cfg.model, in_static_channels=data.num_static_channels, wind_features=data.wind_features)
+    model = build_model(cfg.model, data.inputs)
     model.to(hardware.device)
     optimizer, scheduler = optimizer_recipe(model, epochs=cfg.train.epochs)
     if loss_fn.needs_positive_fraction():
@@ -216,7 +218,7 @@ def banner_lines(run: Run) -> list[str]:
         f"  Val samples: {len(run.val_loader.dataset)}",
         f"  Batch size: {run.hardware.batch_size}{ranks}",
         f"  Hardware: {run.hardware.describe()}",
-        f"  LR temporal: {cfg.optimizer.lr_temporal:.2e}, LR spatial: {cfg.optimizer.lr_spatial:.2e}",
+        f"  {describe_rates(run.optimizer)}",
         f"  Loss: {run.loss_fn.describe()}",
         f"  Early stopping: {run.stopper.describe()}",
         *[f"  {line}" for line in run.logger.describe()],

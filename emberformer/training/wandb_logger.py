@@ -19,13 +19,14 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from emberformer.errors import require
+from emberformer.metrics import METRIC_NAMES
 
 MODES = ("online", "offline", "disabled")
 
 # Epoch-level keys are plotted against the epoch, the rest against the optimizer step.
 # (W&B accepts only trailing globs here, hence the explicit train/ names.)
 EPOCH_KEY_PATTERNS = ("val/*", "early_stop/*", "train/lr_*", "train/T_avg_epoch",
-                      *(f"train/{m}_epoch" for m in ("loss", "prec", "rec", "f1", "iou", "acc")))
+                      *(f"train/{m}_epoch" for m in ("loss", *METRIC_NAMES)))
 
 
 def _note(message: str) -> None:
@@ -57,6 +58,19 @@ def _jsonable(value):
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
+
+
+def same_size(images: list[np.ndarray]) -> list[np.ndarray]:
+    """uint8 RGB images padded with white at the bottom/right to the largest height and width."""
+    if not images:
+        return images
+    height, width = max(i.shape[0] for i in images), max(i.shape[1] for i in images)
+    padded = []
+    for image in images:
+        canvas = np.full((height, width, *image.shape[2:]), 255, dtype=image.dtype)
+        canvas[:image.shape[0], :image.shape[1]] = image
+        padded.append(canvas)
+    return padded
 
 
 class WandbLogger:
@@ -126,8 +140,11 @@ class WandbLogger:
             fh.write(json.dumps(record) + "\n")
 
     def log_images(self, key: str, images: list[np.ndarray], captions: list[str], step: int, epoch: int) -> None:
-        """Save previews as PNGs (offline report) and log them as one W&B image list."""
+        """Save previews as PNGs (offline report) and log them as one W&B image list, all at one size
+        (W&B draws a list of images of different sizes wrongly, and warns every time)."""
         from PIL import Image
+
+        images = same_size(images)
 
         def save_pngs():
             folder = self.run_dir / "previews"

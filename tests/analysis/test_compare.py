@@ -18,8 +18,8 @@ COMMON = ["hardware=cpu", "hardware.num_threads=1", "logger.mode=disabled", "met
           "data=organized_spreads"]
 SWEEPS = {
     "emberformer": ["debug=fast", "model=emberformer", "seed=1,2"],
-    "unet": ["model=unet", "seed=1,2"],
-    "broken": ["model=unet", "train.epochs=0"],  # fails its config check: a failed job
+    "unet": ["model=resnet18_unet_1day", "seed=1,2"],
+    "broken": ["model=resnet18_unet_1day", "train.epochs=0"],  # fails its config check: a failed job
 }
 # The table's columns, written out independently of compare.COLUMNS: (pixels, metric).
 EXPECTED_COLUMNS = {"AP": ("all", "ap"), "F1": ("all", "f1"), "precision": ("all", "prec"),
@@ -28,7 +28,7 @@ EXPECTED_COLUMNS = {"AP": ("all", "ap"), "F1": ("all", "f1"), "precision": ("all
                     "ECE": ("all", "ece")}
 # Row label -> (jobs, key of the model in each job's metrics.json)
 EXPECTED_ROWS = {"EmberFormer": (["emberformer/0", "emberformer/1"], "EmberFormer"),
-                 "U-Net baseline": (["unet/0", "unet/1"], "UNetBaseline"),
+                 "U-Net": (["unet/0", "unet/1"], "ResNetUNet"),
                  "Persistence": (["emberformer/0", "emberformer/1", "unet/0", "unet/1"], "Persistence")}
 ALL_JOBS = EXPECTED_ROWS["Persistence"][0]
 

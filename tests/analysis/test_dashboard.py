@@ -11,7 +11,7 @@ GUIDE_LAYOUT = [
     ("Validation Metrics", ["val/loss_epoch", "val/f1_epoch", "val/iou_epoch"]),
     ("Precision & Recall", ["val/prec_epoch", "val/rec_epoch"]),
     ("Early Stopping", ["early_stop/counter", "early_stop/best_value"]),
-    ("Learning Rates", ["train/lr_temporal", "train/lr_spatial"]),
+    ("Learning Rates", []),  # every train/lr_<group> key: metric_regex, below
     ("Images", ["val/preview"]),
 ]
 
@@ -24,6 +24,8 @@ def test_the_workspace_holds_the_six_guide_panels_in_order():
     assert [(p.config.chart_title, list(p.config.metrics if hasattr(p.config, "metrics") else p.config.media_keys))
             for p in panels] == GUIDE_LAYOUT
     loss, *curves, images = panels
+    rates = curves[-1].config
+    assert (rates.metric_regex, rates.use_metric_regex) == (r"train/lr_\w+", True)
     loss_settings = (loss.config.smoothing_type, loss.config.smoothing_weight, loss.config.x_axis)
     assert loss_settings == ("exponential", 0.7, "_step")
     assert all(p.config.x_axis == "epoch" and p.config.smoothing_weight is None for p in curves)

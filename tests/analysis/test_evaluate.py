@@ -15,15 +15,16 @@ from omegaconf import OmegaConf
 from torchmetrics.classification import BinaryAveragePrecision, BinaryCalibrationError
 
 from emberformer import config as config_lib
-from emberformer.analysis.metrics import (
+from emberformer.contract import newly_burned
+from emberformer.metrics import (
+    IGNORE_INDEX,
     BinnedAveragePrecision,
     BinnedCalibrationError,
     FireEvaluation,
     best_f1_threshold,
     growth_labels,
-    newly_burned,
+    metric_inputs,
 )
-from emberformer.metrics import IGNORE_INDEX, metric_inputs
 
 from cli import run_module
 
@@ -106,7 +107,7 @@ def test_newly_burned_is_target_minus_last_fire_and_padding_never_counts():
     assert newly_burned(target, last).tolist() == [[[[False, False, True, False], [True, False, False, False]]]]
 
     probs, labels = metric_inputs(torch.zeros_like(target), target, pixel_mask)
-    assert labels[0, 0, :, 3].tolist() == [IGNORE_INDEX] * 2  # the padding label analysis.metrics relies on
+    assert labels[0, 0, :, 3].tolist() == [IGNORE_INDEX] * 2  # the padding label the evaluation relies on
     growth = growth_labels(labels, last)
     # Burning before (ignored), padding (ignored), new fire (1), still unburned (0).
     assert growth.tolist() == [[[[-1, -1, 1, -1], [1, 0, 0, -1]]]]

@@ -6,6 +6,7 @@ import torch
 from fires import growing_fire
 
 from emberformer.analysis.rollouts import rollout_chains, score_rollouts
+from emberformer.contract import InputSpec
 from emberformer.data.datamodule import FireSpreadData
 from emberformer.models import ConvLSTMBaseline, Persistence
 
@@ -40,7 +41,7 @@ def test_chains_batched_together_give_what_each_gives_alone():
     # ConvLSTM reads the whole (left-padded) history: a padding or wind misalignment in the
     # batched path would change its output. Chains end where the sequence has no truth left.
     torch.manual_seed(0)
-    model = ConvLSTMBaseline(in_static_channels=3, wind_features=3).eval()
+    model = ConvLSTMBaseline(InputSpec(static_names=("a", "b", "c"), wind_names=("s", "sin", "cos"))).eval()
     seq = growing_fire(n=8)
     origins = list(range(7))
     together = rollout_chains(model, seq, origins, steps=3, max_history=4, pred_thresh=0.5, mode="prob", batch_size=4)

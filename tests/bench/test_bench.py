@@ -31,9 +31,9 @@ def test_bench_times_a_step_and_writes_json(tmp_path, capsys):
     assert "s/step" in printed and "temporal" in printed and "peak RSS" in printed
 
 
-def test_bench_times_the_unet_baseline():
-    result = run_cli(["model.name=unet", "batch=2", "size=64", "T=2", "channels=3", "steps=1"])
-    assert result["model"].startswith("U-Net baseline") and result["ms"]["temporal"] == 0
+def test_bench_times_a_baseline():
+    result = run_cli(["model.name=resnet18_unet_1day", "batch=2", "size=64", "T=2", "channels=3", "steps=1"])
+    assert result["model"] == "U-Net (resnet18, last 1 frames)" and result["ms"]["temporal"] == 0
 
 
 @pytest.mark.slow

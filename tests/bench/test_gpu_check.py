@@ -16,7 +16,9 @@ from emberformer import config as config_lib
 from emberformer.bench import gpu_check
 from emberformer.bench.gpu_check import CHECKS, DRY_BANNER, DRY_LABEL, NOT_MEASURED, main, run_check
 from emberformer.bench.step import synthetic_batch
+from emberformer.contract import InputSpec, build_model, predict_logits
 from emberformer.errors import ConfigError
+from emberformer.models import LearningRates
 from emberformer.training.hardware import Hardware
 
 
@@ -24,16 +26,16 @@ from emberformer.training.hardware import Hardware
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_one_train_step_on_cuda_is_finite(precision):
     # gpu_check runs this on the GPU (CUDA_TEST): the tiny EmberFormer, one AdamW step on `cuda`.
-    model = config_lib.build(config_lib.compose(["model=emberformer_tiny"]).model, in_static_channels=7,
-                             wind_features=3).cuda().train()
+    inputs = InputSpec(static_names=tuple("abcdefg"), wind_names=("speed", "sin", "cos"))
+    model = build_model(config_lib.compose(["model=emberformer_tiny"]).model, inputs).cuda().train()
     hardware = Hardware(device="cuda", precision=precision, channels_last=True)
     trained = hardware.prepare(model)
-    optimizer = torch.optim.AdamW(model.param_groups(1e-3, 1e-3, 0.01))
+    optimizer = torch.optim.AdamW(model.param_groups(LearningRates.same(1e-3), 0.01))
     before = [p.detach().clone() for p in model.parameters()]
-    batch = synthetic_batch(2, 4, 64, 64, 7, 3, 0.1, torch.Generator().manual_seed(0))
+    batch = synthetic_batch(2, 4, 64, 64, inputs, 0.1, torch.Generator().manual_seed(0))
     batch = {k: v.cuda() for k, v in batch.items()}
     with hardware.autocast():
-        logits = trained(batch["fire"], batch["static"], batch["wind"], batch["time_mask"])
+        logits = predict_logits(trained, batch)
     loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), batch["target"])
     loss.backward()
     optimizer.step()

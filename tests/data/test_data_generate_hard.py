@@ -107,7 +107,7 @@ def test_hard_preset_is_deterministic_readable_and_described(tmp_path):
     assert index.landscape.band_names == tuple(BAND_NAMES + CANOPY_BAND_NAMES) and len(index.sequences) == 3
     data = FireSpreadData(str(out), cache_dir=str(tmp_path / "cache"), val_fraction=0.0, test_fraction=0.0)
     data.setup()
-    assert data.num_static_channels == len(BAND_NAMES) + len(CANOPY_BAND_NAMES)
+    assert data.inputs.static_channels == len(BAND_NAMES) + len(CANOPY_BAND_NAMES)
 
     readme = (out / "README.md").read_text()
     assert "preset=hard" in readme and "(preset: hard)" in readme

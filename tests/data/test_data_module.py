@@ -72,11 +72,11 @@ def test_bad_arguments_raise_config_error(kwargs, key):
 def test_setup_is_lazy_and_idempotent(spreads):
     data = FireSpreadData(str(spreads))
     assert data._cache is None  # __init__ does no I/O
-    assert data.num_static_channels == 4  # properties set up on first use
+    assert data.inputs.static_channels == 4  # properties set up on first use
     cache = data.cache
     assert data.setup().cache is cache
     assert data.static_band_names == ("elevation", "slope", "fuel_model", "water")
-    assert data.wind_features == 3
+    assert data.inputs.wind_features == 3 and data.inputs.dynamic_channels == 0
     with pytest.raises(ConfigError, match="split 'dev'"):
         data.dataset("dev")
 
@@ -139,5 +139,6 @@ def test_empty_split_loads_nothing(spreads):
 def test_default_root_is_the_embedded_dataset():
     data = FireSpreadData(max_sequences=2).setup()
     batch = data.to_device("cpu")(next(iter(data.loader("train", batch_size=2))))
-    assert batch["static"].shape[1] == data.num_static_channels
+    assert batch["static"].shape[1] == data.inputs.static_channels
+    assert batch["dynamic"].shape == (*batch["fire"].shape[:2], 0, *batch["fire"].shape[2:])
     assert batch["fire"].shape[-2:] == batch["target"].shape[-2:]

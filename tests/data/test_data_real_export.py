@@ -111,7 +111,7 @@ def test_real_export_reads_into_the_cache_as_written(export):
     # Static bands: the non-square landscape's crops, normalised, nodata -> 0, binary bands kept {0, 1}.
     c, h, w = export["landscape"].shape
     assert cache.band_names == tuple(f"band_{i}" for i in range(1, c + 1))
-    assert data.num_static_channels == c
+    assert data.inputs.static_channels == c
     expected, nodata = expected_static(export), export["nodata"]
     binary = [k for k, kind in enumerate(export["band_kinds"]) if kind == "binary"]
     crossed_nodata = False

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hydra.utils import instantiate
-from model_batches import TINY_SEGFORMER, TINY_TEMPORAL, make_batch, run_model
+from model_batches import TINY_SEGFORMER, TINY_TEMPORAL, make_batch, run_model, spec
 from omegaconf import OmegaConf
 from torch import nn
 
+from emberformer.contract import build_model
 from emberformer.errors import ConfigError
-from emberformer.models import EmberFormer
+from emberformer.models import EmberFormer, LearningRates
 from emberformer.models.temporal import TemporalBlock
 
 
 def tiny(**overrides) -> EmberFormer:
     spatial = {"segformer_config": TINY_SEGFORMER, **overrides.pop("spatial", {})}
-    return EmberFormer(in_static_channels=3, **{**TINY_TEMPORAL, **overrides}, spatial=spatial)
+    return EmberFormer(spec(3), **{**TINY_TEMPORAL, **overrides}, spatial=spatial)
 
 
 @pytest.mark.parametrize("steps", [1, 20])
@@ -51,10 +51,15 @@ def test_left_padding_does_not_change_the_prediction(skip_quiet):
 
 
 def test_decoder_reads_the_recent_frames_per_pixel_and_pads_short_histories_as_unburned():
-    decoder = tiny(spatial={"recent_frames": 3}).eval().spatial
+    stage = tiny(spatial={"recent_frames": 3}).eval().spatial
     features = torch.randn(1, TINY_TEMPORAL["d_model"], 4, 4)  # 32 px in patches of 8
     static = torch.rand(1, 3, 32, 32)
     fire = (torch.rand(1, 3, 32, 32) > 0.7).float()
+    no_bands = torch.zeros(1, 3, 0, 32, 32)
+
+    def decoder(features, fire, static):
+        return stage(features, fire, no_bands[:, : fire.shape[1]], static)
+
     with torch.no_grad():
         reference = decoder(features, fire, static)
         assert torch.equal(decoder(features, fire[:, 2:], static),
@@ -67,7 +72,7 @@ def test_decoder_reads_the_recent_frames_per_pixel_and_pads_short_histories_as_u
 
 
 def test_every_parameter_gets_a_gradient_with_the_segformer_b1_decoder():
-    model = EmberFormer(in_static_channels=7, freeze_epochs=0, skip_quiet_patches=True).train()
+    model = EmberFormer(spec(7), freeze_epochs=0, skip_quiet_patches=True).train()
     # One fire in a corner: the far patches are quiet, so the learned quiet vector is used too.
     batch = make_batch([4, 2], 4, 64, 96, channels=7)
     batch["fire"][:, :, 24:] = 0
@@ -79,7 +84,7 @@ def test_every_parameter_gets_a_gradient_with_the_segformer_b1_decoder():
 
 
 def test_guide_sized_model_has_about_15m_parameters():
-    model = EmberFormer(in_static_channels=7)
+    model = EmberFormer(spec(7))
     n_params = sum(p.numel() for p in model.parameters())
     assert 14e6 < n_params < 16e6
     assert model.describe() == "EmberFormer (segformer decoder)"
@@ -106,7 +111,7 @@ def test_quiet_patches_take_the_learned_quiet_vector():
     batch["fire"].zero_()
     batch["fire"][0, -1, 2, 2] = 1  # fire only in patch (0, 0) of the 8x8 grid
     with torch.no_grad():
-        features = model.temporal(batch["fire"], batch["static"], batch["wind"], batch["time_mask"])
+        features = model.temporal(batch["fire"], batch["dynamic"], batch["static"], batch["wind"], batch["time_mask"])
     quiet = model.temporal.quiet[:, None, None]
     torch.testing.assert_close(features[0, :, 2:, :], quiet.expand(-1, 6, 8))
     torch.testing.assert_close(features[0, :, :, 2:], quiet.expand(-1, 8, 6))
@@ -146,7 +151,7 @@ def test_temporal_block_is_a_pre_norm_transformer_layer():
 def test_decoder_frozen_for_freeze_epochs_then_trained():
     model = tiny(freeze_epochs=2).train()
     decoder = model.spatial.decoder
-    groups = model.param_groups(1e-2, 1e-2, 0.0)
+    groups = model.param_groups(LearningRates.same(1e-2), 0.0)
     optimizer = torch.optim.AdamW(groups)
     batch = make_batch([3, 2], 3, 32, 32)
 
@@ -170,13 +175,13 @@ def test_decoder_frozen_for_freeze_epochs_then_trained():
     train_step()
     assert not torch.equal(before, decoder.classifier.weight)
     # The groups kept the frozen parameters all along: one optimizer layout before and after.
-    assert [len(g["params"]) for g in groups] == [len(g["params"]) for g in model.param_groups(1e-2, 1e-2, 0.0)]
+    assert [len(g["params"]) for g in groups] == [len(g["params"]) for g in model.param_groups(LearningRates.same(1e-2), 0.0)]
 
 
 @pytest.mark.parametrize("decoder", ["segformer", "unet"])
 def test_param_groups_cover_every_parameter_once(decoder):
     model = tiny(skip_quiet_patches=True, spatial={"decoder": decoder})
-    groups = model.param_groups(1e-3, 1e-4, 0.05)
+    groups = model.param_groups(LearningRates(lr=5e-3, temporal=1e-3, spatial=1e-4), 0.05)
     ids = [id(p) for g in groups for p in g["params"]]
     assert len(ids) == len(set(ids)) == len(list(model.parameters()))
     by_name = {g["name"] for g in groups}
@@ -184,6 +189,7 @@ def test_param_groups_cover_every_parameter_once(decoder):
     spatial_ids = {id(p) for g in groups if g["name"] == "spatial" for p in g["params"]}
     assert spatial_ids == {id(p) for p in model.spatial.decoder.parameters()}
     assert all(g["lr"] == (1e-3 if g["name"] == "temporal" else 1e-4) for g in groups)
+    assert all(g["lr_source"] == f"optimizer.lr_{g['name']}" for g in groups)
     # Biases, norms and embedding tables aren't decayed; weight matrices and kernels are.
     decayed = {id(p) for g in groups if g["weight_decay"] == 0.05 for p in g["params"]}
     assert not any(id(p) in decayed for p in model.parameters() if p.ndim <= 1)
@@ -201,7 +207,7 @@ def test_built_by_hydra_from_a_dictconfig():
             "spatial": {"decoder": "segformer", "pretrained": False, "segformer_config": TINY_SEGFORMER},
         }
     )
-    model = instantiate(cfg, in_static_channels=3, wind_features=3)
+    model = build_model(cfg, spec(3))
     assert isinstance(model, EmberFormer)
     assert model.spatial_cfg.segformer_config == TINY_SEGFORMER
 
@@ -223,7 +229,7 @@ def test_built_by_hydra_from_a_dictconfig():
 def test_invalid_config_is_a_one_line_config_error(overrides, message):
     spatial = overrides.pop("spatial", {})
     with pytest.raises(ConfigError) as err:
-        EmberFormer(in_static_channels=3, **overrides, spatial=spatial)
+        EmberFormer(spec(3), **overrides, spatial=spatial)
     assert message in str(err.value) and "\n" not in str(err.value)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import huggingface_hub.constants
 import pytest
 import torch
-from model_batches import TINY_SEGFORMER, TINY_TEMPORAL, make_batch, run_model
+from model_batches import TINY_SEGFORMER, TINY_TEMPORAL, make_batch, run_model, spec
 from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
 from emberformer.errors import ConfigError
@@ -25,7 +25,7 @@ def offline_empty_cache(monkeypatch, tmp_path):
 
 def build(pretrained) -> EmberFormer:
     return EmberFormer(
-        in_static_channels=STATIC_CHANNELS,
+        spec(STATIC_CHANNELS),
         **TINY_TEMPORAL,
         spatial={"pretrained": pretrained, "feature_channels": FEATURE_CHANNELS},
     )
@@ -80,11 +80,11 @@ def test_checkpoint_of_another_architecture_is_a_config_error(tmp_path, offline_
 
 def test_pretrained_with_an_architecture_override_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="can't be combined"):
-        EmberFormer(3, spatial={"pretrained": str(tmp_path), "segformer_config": TINY_SEGFORMER})
+        EmberFormer(spec(3), spatial={"pretrained": str(tmp_path), "segformer_config": TINY_SEGFORMER})
 
 
 @pytest.mark.parametrize("decoder", ["unet", "smp_segformer"])
 def test_smp_imagenet_weights_without_network_or_cache_are_a_config_error(decoder, offline_empty_cache):
     with pytest.raises(ConfigError) as err:
-        EmberFormer(3, **TINY_TEMPORAL, spatial={"decoder": decoder, "pretrained": True})
+        EmberFormer(spec(3), **TINY_TEMPORAL, spatial={"decoder": decoder, "pretrained": True})
     assert "weights aren't available offline" in str(err.value) and "model.spatial.pretrained=false" in str(err.value)

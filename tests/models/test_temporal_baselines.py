@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from model_batches import make_batch, run_model
+from model_batches import make_batch, run_model, spec
 
-from emberformer.config import build, compose
+from emberformer.config import compose
+from emberformer.contract import build_model as build_for
 from emberformer.errors import ConfigError
-from emberformer.models import UNetBaseline
+from emberformer.models import LearningRates
 
 # Tiny widths so every model trains in a blink on CPU; resnet18_unet keeps its real encoder.
 SMALL = {
@@ -26,9 +27,9 @@ DESCRIPTIONS = {
 }
 
 
-def build_model(name: str, *overrides: str):
+def build_model(name: str, *overrides: str, dynamic: int = 0):
     cfg = compose([f"model={name}", *SMALL[name], *overrides])
-    return build(cfg.model, in_static_channels=3, wind_features=3)
+    return build_for(cfg.model, spec(dynamic=dynamic))
 
 
 @pytest.mark.parametrize("name", SMALL)
@@ -45,9 +46,11 @@ def test_forward_backward_at_odd_sizes(name):
 @pytest.mark.parametrize("name", SMALL)
 def test_param_groups_cover_every_parameter_once_at_the_from_scratch_rate(name):
     model = build_model(name)
-    groups = model.param_groups(1e-3, 1e-5, 0.01)
-    own_rate = {"logistic": 0.05}.get(name, 1e-3)  # a 15-weight convex model gets its own, larger rate
-    assert {g["lr"] for g in groups} == {own_rate} and len({g["name"] for g in groups}) == 1
+    groups = model.param_groups(LearningRates(lr=1e-3, temporal=2e-3, spatial=1e-5), 0.01)
+    # A 15-weight convex model gets its own, larger rate.
+    own_rate, source = {"logistic": (0.05, "model.lr")}.get(name, (1e-3, "optimizer.lr"))
+    assert {g["lr"] for g in groups} == {own_rate} and {g["lr_source"] for g in groups} == {source}
+    assert {g["name"] for g in groups} == {"model"}
     ids = [id(p) for g in groups for p in g["params"]]
     assert len(ids) == len(set(ids)) == len(list(model.parameters()))
     model.on_epoch_start(1)
@@ -60,19 +63,23 @@ def _padded(sample: dict, steps: int, height: int, width: int, seed: int = 1) ->
     pad_t = steps - sample["fire"].shape[1]
     pad_hw = (0, width - sample["fire"].shape[-1], 0, height - sample["fire"].shape[-2])
     fire = torch.cat([torch.rand(1, pad_t, *sample["fire"].shape[-2:], generator=gen), sample["fire"]], dim=1)
+    dynamic = sample["dynamic"]
+    dynamic = torch.cat([torch.rand(1, pad_t, *dynamic.shape[2:], generator=gen), dynamic], dim=1)
     return {
         "fire": F.pad(fire, pad_hw),
+        "dynamic": F.pad(dynamic, pad_hw),
         "static": F.pad(sample["static"], pad_hw),
         "wind": torch.cat([torch.randn(1, pad_t, 3, generator=gen), sample["wind"]], dim=1),
         "time_mask": torch.cat([torch.zeros(1, pad_t, dtype=torch.bool), sample["time_mask"]], dim=1),
     }
 
 
+@pytest.mark.parametrize("dynamic", [0, 2])
 @pytest.mark.parametrize("name", SMALL)
-def test_padding_changes_nothing_on_the_real_pixels(name):
-    model = build_model(name).eval()
-    sample = make_batch([3], 3, 37, 53)
-    other = make_batch([5], 5, 40, 60, seed=2)
+def test_padding_changes_nothing_on_the_real_pixels(name, dynamic):
+    model = build_model(name, dynamic=dynamic).eval()
+    sample = make_batch([3], 3, 37, 53, dynamic=dynamic)
+    other = make_batch([5], 5, 40, 60, seed=2, dynamic=dynamic)
     padded = _padded(sample, 5, 40, 60)
     batch = {key: torch.cat([padded[key], other[key]]) for key in padded}
     with torch.no_grad():
@@ -96,15 +103,26 @@ def test_loss_falls_when_overfitting_one_batch(name):
     assert losses[-1] < 0.7 * losses[0], losses
 
 
-def test_one_frame_resnet18_unet_is_the_unet_baseline():
-    model = build_model("resnet18_unet", "model.history=1").eval()
-    unet = UNetBaseline(in_static_channels=3).eval()
-    unet.load_state_dict(model.state_dict())
-    # A grid that needs no padding: the baseline's wind planes stop at the input's edge, these
-    # cover the padded grid.
-    batch = make_batch([4, 2], 4, 32, 64)
+@pytest.mark.parametrize("name", SMALL)
+def test_dynamic_bands_of_recent_steps_reach_the_prediction(name):
+    # Per-day rasters (WildfireSpreadTS): every model reads them; the last step's always counts.
+    model = build_model(name, dynamic=2).eval()
+    batch = make_batch([3, 4], 4, 32, 32, dynamic=2)
     with torch.no_grad():
-        torch.testing.assert_close(run_model(model, batch), run_model(unet, batch))
+        reference = run_model(model, batch)
+        batch["dynamic"][:, -1] += 1.0
+        assert not torch.allclose(run_model(model, batch), reference)
+
+
+def test_one_frame_unet_sees_the_last_wind_only():
+    model = build_model("resnet18_unet", "model.history=1").eval()
+    batch = make_batch([4], 4, 32, 32)
+    with torch.no_grad():
+        reference = run_model(model, batch)
+        batch["wind"][:, :-1] += 5.0
+        assert torch.equal(run_model(model, batch), reference)
+        batch["wind"][:, -1] += 5.0
+        assert not torch.allclose(run_model(model, batch), reference)
 
 
 def test_history_longer_than_the_batch_reads_zeros_before_it():
@@ -141,10 +159,10 @@ def test_bad_sizes_are_config_errors(name, override, match):
 
 
 def test_logistic_regression_reaches_persistence_in_a_hundred_steps_at_its_own_rate():
-    # At optimizer.lr_temporal (1e-3) its weights barely move in a short run: it predicted no fire.
+    # At optimizer.lr (1e-3) its weights barely move in a short run: it predicted no fire.
     torch.manual_seed(0)
     model = build_model("logistic")
-    optimizer = torch.optim.AdamW(model.param_groups(1e-3, 1e-3, 1e-4))
+    optimizer = torch.optim.AdamW(model.param_groups(LearningRates.same(1e-3), 1e-4))
     batch = make_batch([3, 4, 5, 4], 5, 32, 32)
     for _ in range(100):
         loss = F.binary_cross_entropy_with_logits(run_model(model, batch), batch["target"])

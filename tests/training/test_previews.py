@@ -3,6 +3,7 @@
 import numpy as np
 
 from emberformer import config as config_lib
+from emberformer.contract import build_model
 from emberformer.data import FireSpreadData
 from emberformer.training.hardware import Hardware
 from emberformer.training.loop import preview_samples, val_previews
@@ -25,10 +26,11 @@ def test_previews_show_the_samples_with_the_most_new_fire_every_epoch(make_sprea
     assert [truth[i] for i in picks] == sorted(truth, reverse=True)[:3]
     assert picks == preview_samples(ds, 3)  # the same samples every epoch
 
-    model = config_lib.build(config_lib.compose(["model=emberformer_tiny", "model.patch_size=8"]).model,
-                             in_static_channels=data.num_static_channels, wind_features=data.wind_features)
-    images, captions = val_previews(model, ds, picks, data.to_device("cpu"), Hardware(device="cpu"), threshold=0.5)
+    model = build_model(config_lib.compose(["model=emberformer_tiny", "model.patch_size=8"]).model, data.inputs)
+    images, captions = val_previews(model, ds, picks, data.to_device("cpu"), data.collate, Hardware(device="cpu"),
+                                    threshold=0.5)
     assert len(images) == 3 and all(image.dtype == np.uint8 and image.shape[0] >= 192 for image in images)
     for i, caption in zip(picks, captions, strict=True):
         assert f"{truth[i]} px newly burned" in caption and caption.endswith(PREVIEW_LEGEND)
-    assert val_previews(model, ds, [], data.to_device("cpu"), Hardware(device="cpu"), threshold=0.5) == ([], [])
+    assert val_previews(model, ds, [], data.to_device("cpu"), data.collate, Hardware(device="cpu"),
+                        threshold=0.5) == ([], [])
