@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emberformer.data.layout import SequenceRecord, write_organized_spreads
+from emberformer.data.organized_spreads.layout import SequenceRecord, write_organized_spreads
 
 SPREADS_BANDS = ("elevation", "slope", "fuel_model", "water")
 
@@ -72,3 +72,18 @@ def tiny_run(tmp_path_factory) -> Path:
     proc = run_module("emberformer.train", *TINY_TRAIN, f"hydra.run.dir={run_dir}")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def wsts_root(tmp_path_factory):
+    """A small synthetic WildfireSpreadTS copy (2 fires a year, 2018-2021, ~100 px), written once as
+    the release's GeoTIFFs (`.geotiff`) and as CreateHDF5Dataset's HDF5 files (`.hdf5`)."""
+    from types import SimpleNamespace
+
+    from emberformer.data.generate.wildfirespreadts import FixtureConfig, generate
+
+    folder = tmp_path_factory.mktemp("wildfirespreadts")
+    roots = SimpleNamespace(geotiff=folder / "geotiff", hdf5=folder / "hdf5")
+    generate(FixtureConfig(out=str(roots.geotiff), hdf5=str(roots.hdf5), fires_per_year=2, min_days=7, max_days=9,
+                           size=96, seed=3))
+    return roots

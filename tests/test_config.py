@@ -53,7 +53,7 @@ def test_lr_spatial_depends_on_a_pretrained_decoder(overrides, lr_spatial):
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g, opts in GROUPS.items() for o in opts
-                                          if g not in ("model", "data", "debug", "hparams_search")])
+                                          if g not in ("model", "data", "debug", "hparams_search", "experiment")])
 def test_every_option_composes_validates_and_instantiates(group, option):
     overrides = [f"{group}={option}"]
     if group == "hardware" and option in CUDA_PRESETS and not torch.cuda.is_available():
@@ -69,6 +69,15 @@ def test_every_option_composes_validates_and_instantiates(group, option):
         assert callable(obj)  # the loop passes the model
     else:
         assert obj is not None
+
+
+def test_the_quickstart_is_one_named_recipe():
+    # `make train` and the GPU check train this one definition (conf/experiment/quickstart.yaml).
+    cfg = make_cfg("experiment=quickstart", "hardware=cpu")
+    config_lib.validate(cfg)
+    assert (cfg.train.epochs, cfg.hardware.batch_size, cfg.hardware.device) == (5, 16, "cpu")
+    makefile = (config_lib.CONFIG_DIR.parent / "Makefile").read_text()
+    assert "QUICKSTART := experiment=quickstart hardware=cpu" in makefile
 
 
 @pytest.mark.parametrize("dynamic", [0, 2])

@@ -5,14 +5,14 @@ Options (key=value): split=train|val|test (test), threshold=val_best|pred_thresh
 device=auto|cpu|cuda (auto). The sweep comes from e.g.
 
 ```bash
-python -m emberformer.train --multirun model=emberformer,unet seed=1,2,3 hardware=cpu train.epochs=5
+python -m emberformer.train --multirun model=emberformer,resnet18_unet seed=1,2,3 hardware=cpu train.epochs=5
 ```
 
 Evaluates the best.pt of every finished job (status completed or early_stopped) on the split with
 `emberformer.evaluate` (with its rollouts at lead times 1..6), reusing
 `<job>/eval_<split>/metrics.json` when it is newer than best.pt and was computed on the same data
-(source files' fingerprint) with the same settings, groups the jobs by benchmark (their data root:
-`embedded`, `preset=hard`, ...) and model across seeds and writes `comparison.md`,
+(source files' fingerprint) with the same settings, groups the jobs by benchmark (what their data
+module calls the data: `embedded`, `preset=hard` from a generated folder's dataset.json, ...) and model across seeds and writes `comparison.md`,
 `comparison.json` and `lead_time.png` (F1 and newly burned F1 against lead time) beside the jobs.
 The folder may also hold several sweeps (e.g. one per model, or one per benchmark): each is read.
 Persistence comes from the same evaluations, so it is scored on exactly the samples the models are.
@@ -31,13 +31,13 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from emberformer import config as config_lib
-from emberformer.analysis.runs import SWEEP_FILES, load_sweep
 from emberformer.analysis.rollouts import ROLLOUT_STEPS
-from emberformer.data.layout import benchmark_name, natural_key
+from emberformer.analysis.runs import SWEEP_FILES, load_sweep
 from emberformer.analysis.scoring import ECE_BINS, PERSISTENCE, PR_THRESHOLDS, SPLITS, evaluate
 from emberformer.analysis.tables import OPERATING_POINTS
 from emberformer.cli import parse_arguments, run_command
 from emberformer.errors import ConfigError, DataError, EmberFormerError, exit_on_user_error
+from emberformer.naming import natural_key
 
 FINISHED = ("completed", "early_stopped")
 IGNORED_KEYS = ("seed",)  # what repeats a configuration rather than changing it
@@ -71,7 +71,7 @@ class Evaluated:
 
     @property
     def benchmark(self) -> str:
-        return benchmark_name(self.results["data"]["root"])
+        return self.results["data"]["benchmark"]
 
     @property
     def model_key(self) -> str:
@@ -88,7 +88,7 @@ class Skipped:
 
 @dataclass
 class Row:
-    benchmark: str              # which data, e.g. "embedded" or "preset=hard" (layout.benchmark_name)
+    benchmark: str              # which data, e.g. "embedded" or "preset=hard" (the data module's `benchmark`)
     label: str
     model: str                  # the model's own description, e.g. "EmberFormer (segformer decoder)"
     jobs: list[str]
@@ -132,8 +132,9 @@ def _reusable(metrics_path: Path, best: Path, split: str, pred_thresh, data_fing
         results = json.loads(metrics_path.read_text())
     except ValueError:
         return None
+    data = results.get("data") or {}
     same = (results.get("split") == split and results.get("pred_thresh") == pred_thresh
-            and (results.get("data") or {}).get("fingerprint") == data_fingerprint
+            and data.get("fingerprint") == data_fingerprint and "benchmark" in data
             and results.get("pr_thresholds") == PR_THRESHOLDS and results.get("ece_bins") == ECE_BINS
             and (results.get("rollouts") or {}).get("steps") == ROLLOUT_STEPS)
     return results if same else None

@@ -19,11 +19,11 @@ import torch
 from omegaconf import DictConfig
 
 from emberformer import config as config_lib
-from emberformer.errors import ConfigError, DataError, exit_on_user_error
 from emberformer.analysis.rollouts import Rollout, rollout_chains
 from emberformer.analysis.tables import markdown_table, score_table_rows
 from emberformer.analysis.trained import default_out_dir, load_trained
 from emberformer.contract import burning
+from emberformer.errors import ConfigError, DataError, exit_on_user_error
 from emberformer.metrics import IGNORE_INDEX, fire_metrics, growth_labels
 from emberformer.training.hardware import Hardware
 from emberformer.viz import BURNED, OUTCOMES, new_fire_outcomes, overlay

@@ -16,8 +16,8 @@ from pathlib import Path
 import yaml
 from omegaconf import OmegaConf
 
-from emberformer.data.layout import natural_key
 from emberformer.errors import DataError
+from emberformer.naming import natural_key
 
 FINISHED = ("completed", "early_stopped", "interrupted")
 RUNNING = "running"

@@ -156,7 +156,7 @@ def evaluate_trained(trained: Trained, hardware: Hardware, split: str, pred_thre
         "model": trained.model.describe(),
         "split": split,
         # Which data: `compare` reuses this evaluation only for the same source files.
-        "data": {"root": str(data.root_path), "fingerprint": data.source_fingerprint()},
+        "data": {"root": str(data.root_path), "benchmark": data.benchmark, "fingerprint": data.source_fingerprint()},
         "samples": len(data.dataset(split)),
         "sequences": data.splits[split],
         "val_samples": val_samples,

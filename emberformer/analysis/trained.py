@@ -21,7 +21,7 @@ class Trained:
     path: Path
     state: dict
     config: DictConfig
-    data: object  # emberformer.data.datamodule.FireSpreadData, set up
+    data: object  # the data module its config builds (e.g. FireSpreadData), set up
     model: torch.nn.Module
 
     @property

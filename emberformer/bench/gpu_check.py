@@ -11,10 +11,12 @@ command in its own subprocess with CUDA_VISIBLE_DEVICES set (to the one visible 
 2. step: the guide-sized train step, `python -m emberformer.bench device=cuda batch=16 size=416
    patch=16 T=6` in fp32, bf16 and bf16+compile, each path in its own process so that each has its
    own peak memory: s/step, samples/s, peak GPU memory (torch.cuda.max_memory_allocated).
-3. training: `python -m emberformer.train hardware=h100 hardware.batch_size=16 train.epochs=5` on
-   the embedded data: the quickstart's recipe with the h100 preset's bf16, compile, channels_last
-   and workers. Passes when the train loss falls (first vs last epoch in the run's metrics.jsonl)
-   and the final val F1 is within F1_TOLERANCE of the CPU quickstart's (REFERENCE_F1, below).
+3. training: `python -m emberformer.train experiment=quickstart hardware=h100` on the embedded
+   data: the quickstart's recipe (conf/experiment/quickstart.yaml, what `make train` trains) with
+   the h100 preset's bf16, compile, channels_last and workers. Passes when the train loss falls
+   (first vs last epoch in the run's metrics.jsonl) and the final val F1 is within F1_TOLERANCE
+   of the recorded CPU quickstart's (emberformer/bench/quickstart_reference.json, written from a
+   `make train` run by `python -m emberformer.bench.reference RUN_DIR`).
 4. loop: the share of step time spent waiting for data in the real training loop,
    `python -m emberformer.bench mode=loop hardware=h100 data.root=<scale_root>`, on the 10% scale
    fixture (`python -m emberformer.data.generate.scale out=DIR fraction=0.1`; a scale_root that
@@ -56,10 +58,11 @@ from pathlib import Path
 import torch
 
 from emberformer.bench.common import cpu_name
+from emberformer.bench.reference import load_reference
 from emberformer.cli import parse_arguments, run_command
+from emberformer.config import compose
 from emberformer.errors import ConfigError, exit_on_user_error
 
-REPO = Path(__file__).resolve().parents[2]  # the checkout: the tests run from here
 COMMAND = "python -m emberformer.bench.gpu_check"
 DRY_BANNER = "DRY RUN on CPU: no GPU figures"
 DRY_LABEL = "dry run (CPU), not a GPU measurement"
@@ -67,19 +70,15 @@ NOT_MEASURED = "not measured yet"
 SCALE_MODULE = "emberformer.data.generate.scale"
 SCALE_ARGS = ("fraction=0.1",)  # ~300 fires of 400 x 400 px, ~6,400 samples
 
-# The CPU reference for the training check: README "Quickstart" and BENCHMARKS.md "The quickstart
-# on CPU": `make train` (hardware=cpu: fp32, batch 16, 5 epochs, the default seed 42, embedded
-# data) ended at val F1 0.963 on the 2-core machine, 2026-11-25. The GPU run repeats that recipe
-# (same batch, epochs, LR schedule, seed and data order); only the precision (bf16), compilation,
-# memory format and device differ.
-REFERENCE_F1 = 0.963
-# Over seeds 1-3, 5-epoch runs of this recipe scored test F1 0.965 ± 0.000 (full model) and
+# The training check's tolerance around the CPU quickstart's val F1 (quickstart_reference.json):
+# over seeds 1-3, 5-epoch runs of that recipe scored test F1 0.965 ± 0.000 (full model) and
 # 0.966 ± 0.001 (quiet patches skipped), and one bf16 run landed inside that spread (BENCHMARKS.md,
 # "Training with the fast paths"). 0.02 is 20x that seed spread, room for bf16 and non-deterministic
 # CUDA kernels, while a broken mixed-precision or compiled path ends far below (the run before the
 # issue-6 model changes reached 0.945; one epoch of a bad LR cost 0.1).
 F1_TOLERANCE = 0.02
 CUDA_TEST = "tests/bench/test_gpu_check.py::test_one_train_step_on_cuda_is_finite"
+QUICKSTART = ("experiment=quickstart",)
 PYTEST = ("-m", "pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider")
 CHECKS = ("tests", "step", "training", "loop")
 
@@ -99,8 +98,7 @@ class Plan:
     tests: tuple[str, ...]  # what pytest runs
     step: tuple[str, ...]  # bench arguments every step path shares
     paths: dict[str, tuple[str, ...]]  # step path -> its own bench arguments
-    train: tuple[str, ...]
-    epochs: int
+    train: tuple[str, ...]  # the training command's arguments, epochs included
     loop: tuple[str, ...]
     timeouts: dict[str, int]  # seconds per command, by check (step_compile: the compiled path)
     deadline_s: int  # the whole run; a command past it is stopped and its check fails
@@ -110,8 +108,7 @@ GPU = Plan(
     tests=("tests/models", "--ignore=tests/models/test_overfit.py", CUDA_TEST),
     step=("device=cuda", "batch=16", "size=416", "patch=16", "T=6", "steps=10", "warmup=2"),
     paths={"fp32": (), "bf16": ("precision=bf16",), "bf16+compile": ("precision=bf16", "compile=true")},
-    train=("hardware=h100", "hardware.batch_size=16"),
-    epochs=5,
+    train=(*QUICKSTART, "hardware=h100"),
     # The warm-up steps hold the compilation (and, on the embedded data, whose epochs are 12 batches,
     # the recompilation for an epoch's short last batch), so that it counts in neither steps nor waits.
     loop=("hardware=h100", "steps=100", "warmup=20"),
@@ -125,7 +122,6 @@ DRY = Plan(
     # compile=true is left out: inductor's C++ build takes longer on a CPU than the rest of the dry run.
     paths={"fp32": (), "bf16": ("precision=bf16",), "bf16+compile": ("precision=bf16",)},
     train=("debug=fast", "hardware=cpu"),
-    epochs=2,
     loop=("hardware=cpu", "model.name=emberformer_tiny", "batch=4", "steps=4", "warmup=1"),
     timeouts={"tests": 300, "step": 180, "step_compile": 180, "training": 300, "loop": 300, "generate": 600},
     deadline_s=1800,
@@ -154,11 +150,36 @@ def check_arguments(argv: list[str]) -> tuple[GpuCheckArgs, Path, Path, Path | N
     return args, out, rows, scale_root
 
 
-class Runner:
-    """Runs the checks' commands one at a time under one deadline, each logged to <logs>/<name>.log."""
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # the checkout, for an editable install
 
-    def __init__(self, logs: Path, work: Path, env: dict, deadline_s: float):
-        self.logs, self.work, self.env = logs, work, env
+
+def find_checkout(start: Path | None = None, package_parent: Path = PACKAGE_PARENT) -> Path | None:
+    """The repository checkout the tests run from: the current folder or one above it, else the
+    folder above the installed package (an editable install); None when installed without one."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents, package_parent):
+        if (folder / "pyproject.toml").is_file() and (folder / CUDA_TEST.split("::")[0]).is_file():
+            return folder
+    return None
+
+
+def epochs_of(train: tuple[str, ...]) -> int | None:
+    """How many epochs the training command runs (its composed config's train.epochs); None when its
+    arguments don't compose (the command itself failed then, and says why in its log)."""
+    from hydra.errors import HydraException
+
+    try:
+        return int(compose([a for a in train if "=" in a]).train.epochs)
+    except HydraException:
+        return None
+
+
+class Runner:
+    """Runs the checks' commands one at a time under one deadline, each logged to <logs>/<name>.log,
+    from `cwd` (the checkout, else the current folder)."""
+
+    def __init__(self, logs: Path, work: Path, env: dict, deadline_s: float, cwd: Path):
+        self.logs, self.work, self.env, self.cwd = logs, work, env, cwd
         self.deadline = time.monotonic() + deadline_s
         self.commands: list[str] = []
 
@@ -177,7 +198,7 @@ class Runner:
         start = time.monotonic()
         with open(log, "w") as fh:
             # A session of its own, so that stopping it stops its DataLoader workers too.
-            proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env=self.env, stdout=fh,
+            proc = subprocess.Popen([sys.executable, *args], cwd=self.cwd, env=self.env, stdout=fh,
                                     stderr=subprocess.STDOUT, start_new_session=True)
             try:
                 ran["returncode"] = proc.wait(timeout=limit)
@@ -229,7 +250,10 @@ def junit_outcomes(path: Path) -> dict[str, str]:
     return outcomes
 
 
-def check_tests(runner: Runner, plan: Plan, dry: bool) -> dict:
+def check_tests(runner: Runner, plan: Plan, dry: bool, checkout: Path | None) -> dict:
+    if checkout is None:
+        return {"passed": None, "summary": "skipped: the tests need the repository's checkout (run from it)",
+                "runs": []}
     report = runner.logs / "tests.xml"
     ran = runner.run("tests", [*PYTEST, *plan.tests, f"--junitxml={report}"], plan.timeouts["tests"])
     outcomes = junit_outcomes(report) if report.exists() else {}
@@ -276,13 +300,13 @@ def epoch_losses(metrics: Path) -> list[float]:
     return [r["train/loss_epoch"] for r in records if "epoch" in r and "train/loss_epoch" in r]
 
 
-def f1_close(f1, reference: float = REFERENCE_F1, tolerance: float = F1_TOLERANCE) -> bool:
+def f1_close(f1, reference: float, tolerance: float = F1_TOLERANCE) -> bool:
     return _finite(f1) and abs(f1 - reference) <= tolerance
 
 
 def train_args(plan: Plan) -> list[str]:
     """The training command's arguments (the run folder and logging added when it runs)."""
-    return ["-m", "emberformer.train", *plan.train, f"train.epochs={plan.epochs}"]
+    return ["-m", "emberformer.train", *plan.train]
 
 
 def loop_args(plan: Plan, scale_root: Path | None) -> list[str]:
@@ -306,13 +330,13 @@ def check_training(runner: Runner, plan: Plan, dry: bool) -> dict:
     losses = epoch_losses(run_dir / "metrics.jsonl")
     result = _read_json(run_dir / "result.json") or {}
     f1 = (result.get("final_val") or {}).get("f1")
-    loss_falls = len(losses) == plan.epochs and _finite(*losses) and losses[-1] < losses[0]
+    loss_falls = len(losses) == epochs_of(plan.train) and _finite(*losses) and losses[-1] < losses[0]
     # The dry run's debug=fast model has no reference: its F1 only has to be a number in [0, 1].
-    f1_ok = (_finite(f1) and 0 <= f1 <= 1) if dry else f1_close(f1)
-    reference = None if dry else {"f1": REFERENCE_F1, "tolerance": F1_TOLERANCE}
+    reference = None if dry else {"f1": load_reference()["final_val"]["f1"], "tolerance": F1_TOLERANCE}
+    f1_ok = (_finite(f1) and 0 <= f1 <= 1) if dry else f1_close(f1, reference["f1"])
     summary = (f"{len(losses)} epochs, train loss " + (f"{losses[0]:.3f} -> {losses[-1]:.3f}" if losses else "n/a")
                + (f", val F1 {f1:.3f}" if _finite(f1) else ", no val F1")
-               + (" (not compared: dry run)" if dry else f" (CPU reference {REFERENCE_F1} ± {F1_TOLERANCE})"))
+               + (" (not compared: dry run)" if dry else f" (CPU reference {reference['f1']:.3f} ± {F1_TOLERANCE})"))
     return {"passed": ran["returncode"] == 0 and result.get("status") == "completed" and loss_falls and f1_ok,
             "summary": summary, "epochs": len(losses), "train_loss_by_epoch": losses, "loss_falls": loss_falls,
             "val_f1": f1, "f1_ok": f1_ok, "reference": reference, "final_val": result.get("final_val"),
@@ -387,7 +411,7 @@ def _rows(report: dict, plan: Plan, label: str) -> dict[str, list[list[str]]]:
         rows["training"] = [[_command(train_args(plan)) + label, str(t["epochs"]),
                              f"{losses[0]:.3f} → {losses[-1]:.3f}" if losses else "failed",
                              _fmt(t["val_f1"], ".3f") + ("" if t["reference"] is None else
-                                                         f" (CPU quickstart: {REFERENCE_F1})")]]
+                                                         f" (CPU quickstart: {t['reference']['f1']:.3f})")]]
     if "loop" in checks:
         lp = checks["loop"]
         rows["loop"] = [[_command(loop_args(plan, report["scale_root"])) + label, lp["data"],
@@ -407,8 +431,7 @@ def _unmeasured(scale_root) -> dict[str, list[list[str]]]:
 TABLES = {
     "step": ("Train step, guide-sized EmberFormer, batch 16, 416 px, patch 16, T=6",
              ["path", "s/step", "samples/s", "peak GPU memory"]),
-    "training": (f"Training on the embedded data: the quickstart recipe (batch 16, {GPU.epochs} epochs), "
-                 "`hardware=h100`",
+    "training": ("Training on the embedded data: the quickstart recipe (`experiment=quickstart`), `hardware=h100`",
                  ["run", "epochs", "train loss first → last epoch", "final val F1"]),
     "loop": ("Data-wait share of the real training loop",
              ["command", "data", "ms/step", "samples/s", "data-wait share"]),
@@ -457,36 +480,44 @@ def run_check(argv: list[str]) -> dict:
     }
     print(f"GPU check on {report['device']}, torch {report['torch']}: {', '.join(CHECKS)} (logs in {logs})",
           flush=True)
+    checkout = find_checkout()
+    report["checkout"] = None if checkout is None else str(checkout)
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as work:
-        runner = Runner(logs, Path(work), env, plan.deadline_s)
+        runner = Runner(logs, Path(work), env, plan.deadline_s, checkout or Path.cwd())
         for name in CHECKS:
             print(f"[{name}] running ...", flush=True)
             check = (check_loop(runner, plan, scale_root) if name == "loop" else
-                     {"tests": check_tests, "step": check_step, "training": check_training}[name](runner, plan, dry))
+                     check_tests(runner, plan, dry, checkout) if name == "tests" else
+                     {"step": check_step, "training": check_training}[name](runner, plan, dry))
             check["seconds"] = round(sum(r["seconds"] for r in check["runs"]), 1)
             report["checks"][name] = check
             report["commands"] = runner.commands
             report["seconds"] = round(time.monotonic() - started, 1)
-            print(f"[{name}] {'pass' if check['passed'] else 'FAIL'} in {check['seconds']:.0f} s: {check['summary']}",
-                  flush=True)
+            print(f"[{name}] {verdict(check)} in {check['seconds']:.0f} s: {check['summary']}", flush=True)
             for ran in check["runs"]:
                 if ran["error"]:
                     print(f"  {ran['command']}: {ran['error']}; last lines of {ran['log']}:\n{runner.tail(ran)}",
                           flush=True)
             write_outputs(report, out, rows)
-    report["passed"] = all(c["passed"] for c in report["checks"].values())
+    report["passed"] = all(c["passed"] is not False for c in report["checks"].values())
     write_outputs(report, out, rows)
     print(summary(report), flush=True)
     return report
 
 
+def verdict(check: dict) -> str:
+    """pass | FAIL | skip (a check that can't run here, e.g. the tests outside a checkout)."""
+    return {True: "pass", False: "FAIL", None: "skip"}[check["passed"]]
+
+
 def summary(report: dict) -> str:
     checks = report["checks"]
-    verdict = "PASSED" if report["passed"] else "FAILED"
+    ran = [c for c in checks.values() if c["passed"] is not None]
     lines = ["=" * 60,
-             f"GPU check {verdict} ({sum(c['passed'] for c in checks.values())}/{len(checks)} checks) in "
+             f"GPU check {'PASSED' if report['passed'] else 'FAILED'} ({sum(c['passed'] for c in ran)}/{len(ran)} "
+             f"checks{f', {len(checks) - len(ran)} skipped' if len(ran) < len(checks) else ''}) in "
              f"{report['seconds']:.0f} s on {report['device']}, torch {report['torch']}",
-             *(f"  {name:<9} {'pass' if c['passed'] else 'FAIL'}  {c['summary']}" for name, c in checks.items()),
+             *(f"  {name:<9} {verdict(c)}  {c['summary']}" for name, c in checks.items()),
              f"wrote {report['out']}, {report['rows']}, logs in {report['logs']}"]
     if report["dry"]:
         lines.insert(1, f"{DRY_BANNER} ({report['dry_reason']})")

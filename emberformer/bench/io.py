@@ -27,7 +27,7 @@ from omegaconf import OmegaConf
 
 from emberformer.cli import parse_arguments, run_command
 from emberformer.data import FireSpreadData, FireSpreadDataset, collate_spreads
-from emberformer.data.layout import read_mask
+from emberformer.data.organized_spreads.reader import read_mask
 from emberformer.errors import exit_on_user_error
 
 

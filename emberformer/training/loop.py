@@ -44,7 +44,7 @@ class EpochRunner:
                  log_metrics_every: int = 50, global_step: int = 0):
         self.model, self.loss_fn, self.optimizer, self.scaler = model, loss_fn, optimizer, scaler
         self.hardware, self.logger, self.dist = hardware, logger, dist_env
-        self.to_device = to_device  # emberformer.data.collate.DeviceBatches: compact batch -> model inputs
+        self.to_device = to_device  # the data's compact batch -> a contract.Batch on the device
         self.epochs, self.pred_thresh, self.grad_clip, self.nan_policy = epochs, pred_thresh, grad_clip, nan_policy
         self.limits = {True: limit_train_batches, False: limit_val_batches}
         self.log_metrics_every = log_metrics_every

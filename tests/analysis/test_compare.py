@@ -178,23 +178,22 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, make_args, message):
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
-def _results(description: str, model_key: str, root: str, f1: float) -> dict:
+def _results(description: str, model_key: str, benchmark: str, f1: float) -> dict:
     """An evaluation's metrics.json as far as the grouping reads it (one lead time of rollouts)."""
     at = {"threshold": 0.5, "prec": f1, "rec": f1, "f1": f1, "iou": f1}
     view = {"ap": f1, "ece": 0.01, "at": {"val_best": at, "pred_thresh": at}}
     scores = {"all": view, "newly_burned": view}
     lead = [{"lead": 1, "forecasts": 3, "all": {"f1": f1}, "newly_burned": {"f1": f1}}]
-    return {"model": description, "data": {"root": root}, "models": {model_key: scores, "Persistence": scores},
+    return {"model": description, "data": {"benchmark": benchmark}, "models": {model_key: scores, "Persistence": scores},
             "rollouts": {"models": {model_key: lead, "Persistence": lead}}}
 
 
 def test_rows_split_by_benchmark_and_two_presets_of_one_class_keep_their_descriptions(tmp_path):
-    from emberformer.data.layout import EMBEDDED_ROOT
+    # The benchmark is what the data module called the data when the job was evaluated.
+    EMBEDDED_ROOT, other = "embedded", "my_fires"
 
-    other = tmp_path / "my_fires"
-
-    def job(name, overrides, description, root, f1):
-        return compare.Evaluated(name, {"seed": name[-1], **overrides}, _results(description, "ResNetUNet", str(root), f1),
+    def job(name, overrides, description, benchmark, f1):
+        return compare.Evaluated(name, {"seed": name[-1], **overrides}, _results(description, "ResNetUNet", benchmark, f1),
                                  tmp_path / name, reused=False, seconds=60.0)
 
     five, one = "U-Net (resnet18, last 5 frames)", "U-Net (resnet18, last 1 frames)"

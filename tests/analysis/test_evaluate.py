@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli import run_module
 from omegaconf import OmegaConf
 from torchmetrics.classification import BinaryAveragePrecision, BinaryCalibrationError
 
@@ -25,8 +26,6 @@ from emberformer.metrics import (
     growth_labels,
     metric_inputs,
 )
-
-from cli import run_module
 
 
 # --------------------------------------------------------------------------------------------

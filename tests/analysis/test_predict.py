@@ -4,14 +4,14 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 from cli import run_module
 from fires import growing_fire
+from PIL import Image
 
-from emberformer.data.layout import EMBEDDED_ROOT
-from emberformer.models import Persistence
 from emberformer.analysis.predict import forecast_image, hillshade, step_scores
 from emberformer.analysis.rollouts import rollout_chains
+from emberformer.data.organized_spreads.layout import EMBEDDED_ROOT
+from emberformer.models import Persistence
 
 
 def test_step_scores_of_persistence_match_its_own_f1_and_never_find_growth():

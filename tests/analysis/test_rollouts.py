@@ -7,7 +7,7 @@ from fires import growing_fire
 
 from emberformer.analysis.rollouts import rollout_chains, score_rollouts
 from emberformer.contract import InputSpec
-from emberformer.data.datamodule import FireSpreadData
+from emberformer.data.organized_spreads.datamodule import FireSpreadData
 from emberformer.models import ConvLSTMBaseline, Persistence
 
 

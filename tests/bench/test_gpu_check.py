@@ -15,9 +15,10 @@ import torch
 from emberformer import config as config_lib
 from emberformer.bench import gpu_check
 from emberformer.bench.gpu_check import CHECKS, DRY_BANNER, DRY_LABEL, NOT_MEASURED, main, run_check
+from emberformer.bench.reference import load_reference, reference_from_run
 from emberformer.bench.step import synthetic_batch
 from emberformer.contract import InputSpec, build_model, predict_logits
-from emberformer.errors import ConfigError
+from emberformer.errors import ConfigError, DataError
 from emberformer.models import LearningRates
 from emberformer.training.hardware import Hardware
 
@@ -78,14 +79,15 @@ def test_dry_run_checks_the_whole_pipeline_on_the_cpu(tmp_path):
     assert "| bf16+compile — dry run (CPU), not a GPU measurement; compile skipped in the dry run |" in text
     assert text.count(DRY_LABEL) == 5 and text.count(NOT_MEASURED) == 3 * 3 + 3 + 3
     assert "| bf16+compile | not measured yet | not measured yet | not measured yet |" in text
-    assert "`python -m emberformer.train hardware=h100 hardware.batch_size=16 train.epochs=5`" in text
+    assert "`python -m emberformer.train experiment=quickstart hardware=h100`" in text
 
     # The same report as a GPU would write it: measured rows, none left to measure.
     gpu = {**report, "dry": False, "device": "NVIDIA H200", "scale_root": "/data/scale"}
-    gpu["checks"]["training"]["reference"] = {"f1": gpu_check.REFERENCE_F1, "tolerance": gpu_check.F1_TOLERANCE}
+    reference = load_reference()["final_val"]["f1"]
+    gpu["checks"]["training"]["reference"] = {"f1": reference, "tolerance": gpu_check.F1_TOLERANCE}
     text = gpu_check.markdown(gpu)
     assert NOT_MEASURED not in text and DRY_LABEL not in text and "(NVIDIA H200)" in text
-    assert f"(CPU quickstart: {gpu_check.REFERENCE_F1})" in text and "data.root=/data/scale" in text
+    assert f"(CPU quickstart: {reference:.3f})" in text and "data.root=/data/scale" in text
 
 
 @pytest.mark.slow
@@ -118,19 +120,59 @@ def test_a_failing_check_fails_the_command(tmp_path, monkeypatch, capsys):
 
 
 def test_a_command_past_its_time_is_stopped(tmp_path):
-    runner = gpu_check.Runner(tmp_path, tmp_path, {}, deadline_s=60)
+    runner = gpu_check.Runner(tmp_path, tmp_path, {}, deadline_s=60, cwd=tmp_path)
     ran = runner.run("sleep", ["-c", "import time; time.sleep(30)"], timeout=1)
     assert ran["returncode"] is None and ran["error"] == "stopped after 1 s" and ran["seconds"] < 10
     assert runner.commands == [ran["command"]]
-    ran = gpu_check.Runner(tmp_path, tmp_path, {}, deadline_s=5).run("late", ["-c", "pass"], timeout=60)
+    ran = gpu_check.Runner(tmp_path, tmp_path, {}, deadline_s=5, cwd=tmp_path).run("late", ["-c", "pass"], timeout=60)
     assert ran["error"] == "not run: the run's deadline has passed"
 
 
-def test_val_f1_is_compared_with_the_cpu_reference():
-    reference, tolerance = gpu_check.REFERENCE_F1, gpu_check.F1_TOLERANCE
-    assert gpu_check.f1_close(reference - tolerance / 2) and gpu_check.f1_close(reference + 0.9 * tolerance)
-    assert not gpu_check.f1_close(reference - 2 * tolerance)
-    assert not gpu_check.f1_close(math.nan) and not gpu_check.f1_close(None)
+def test_val_f1_is_compared_with_the_recorded_cpu_quickstart():
+    reference, tolerance = load_reference()["final_val"]["f1"], gpu_check.F1_TOLERANCE
+    assert 0.5 < reference <= 1  # a real run's F1, recorded from its result.json
+    assert gpu_check.f1_close(reference - tolerance / 2, reference)
+    assert gpu_check.f1_close(reference + 0.9 * tolerance, reference)
+    assert not gpu_check.f1_close(reference - 2 * tolerance, reference)
+    assert not gpu_check.f1_close(math.nan, reference) and not gpu_check.f1_close(None, reference)
+
+
+def test_the_reference_is_recorded_from_a_quickstart_run_only(tmp_path):
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / "result.json").write_text(json.dumps({"status": "completed", "final_val": {"f1": 0.9, "prec": 0.8}}))
+    (run / ".hydra" / "overrides.yaml").write_text("- experiment=quickstart\n- hardware=cpu\n")
+    record = reference_from_run(run)
+    assert record["final_val"] == {"f1": 0.9, "prec": 0.8} and record["overrides"] == ["experiment=quickstart",
+                                                                                        "hardware=cpu"]
+    (run / ".hydra" / "overrides.yaml").write_text("- hardware=cpu\n- train.epochs=1\n")
+    with pytest.raises(ConfigError, match="trained with hardware=cpu train.epochs=1, not experiment=quickstart"):
+        reference_from_run(run)
+    with pytest.raises(DataError, match="no readable quickstart reference"):
+        load_reference(tmp_path / "none.json")
+
+
+def test_the_checkout_is_found_from_here_or_beside_the_package(tmp_path):
+    checkout = tmp_path / "repo"
+    (checkout / "tests" / "bench").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("")
+    (checkout / "tests" / "bench" / "test_gpu_check.py").write_text("")
+    (checkout / "deep" / "er").mkdir(parents=True)
+    elsewhere = tmp_path / "site-packages"
+    elsewhere.mkdir()
+    assert gpu_check.find_checkout(checkout / "deep" / "er", package_parent=elsewhere) == checkout
+    assert gpu_check.find_checkout(elsewhere, package_parent=checkout) == checkout  # an editable install
+    assert gpu_check.find_checkout(elsewhere, package_parent=elsewhere) is None
+
+
+def test_without_a_checkout_the_tests_are_skipped_in_one_line_and_the_rest_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(gpu_check, "CHECKS", ("tests",))
+    monkeypatch.setattr(gpu_check, "find_checkout", lambda: None)
+    report = main(["dry=true", f"out={tmp_path / 'check.json'}", f"rows={tmp_path / 'check.md'}"])
+    assert report["passed"] and report["checks"]["tests"]["passed"] is None and report["checkout"] is None
+    printed = capsys.readouterr().out
+    assert "[tests] skip in 0 s: skipped: the tests need the repository's checkout (run from it)" in printed
+    assert "GPU check PASSED (0/0 checks, 1 skipped)" in printed
 
 
 def test_epoch_losses_come_from_the_epoch_records(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from emberformer.data.layout import FIRE_GREEN
+from emberformer.data.organized_spreads.layout import FIRE_GREEN
 
 
 @pytest.fixture(autouse=True)

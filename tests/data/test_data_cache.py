@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from emberformer.data import FireSpreadData
-from emberformer.data.layout import encode_mask, read_weather
+from emberformer.data.organized_spreads.layout import encode_mask
+from emberformer.data.organized_spreads.reader import read_weather
 from emberformer.errors import DataError
 
 
@@ -95,3 +96,23 @@ def test_cache_pickles_without_its_memmaps(make_spreads):
     clone = pickle.loads(pickle.dumps(cache))
     assert clone._arrays is None  # a worker opens its own
     np.testing.assert_array_equal(clone.fire(0, 0, 5), frames)
+
+
+@pytest.mark.parametrize(("name", "cut"), [("fire.bin", 7), ("isochrones.bin", 1), ("landscape.npy", 200),
+                                           ("weather.npy", 40), ("weather.npy", None)])
+def test_a_damaged_cache_is_named_and_rebuilt(make_spreads, isolated_cache, name, cut):
+    # A full disk or a killed copy leaves a file short (or gone): said once, rebuilt, read right.
+    root = make_spreads(lengths=(3, 4), sizes=((11, 13),), distinct_isochrones=True)
+    first = setup(root)
+    expected = first.sequence(2)
+    path = first.cache.path / name
+    if cut is None:
+        path.unlink()
+    else:
+        os.truncate(path, path.stat().st_size - cut)
+    with pytest.warns(UserWarning, match=f"{first.cache.path}: the cache is damaged .*; rebuilding it"):
+        rebuilt = setup(root)
+    assert rebuilt.cache.path == first.cache.path and rebuilt.cache.built_s is not None
+    for key in ("fire_frames", "isochrones", "static"):
+        np.testing.assert_array_equal(rebuilt.sequence(2)[key], expected[key])
+    assert sorted(p.name for p in isolated_cache.iterdir()) == [first.cache.path.name]  # nothing left aside

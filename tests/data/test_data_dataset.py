@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from emberformer.data import FireSpreadData, WindStats, collate_spreads, encode_wind
-from emberformer.data.features import normalise_static
-from emberformer.data.layout import read_landscape, read_weather
+from emberformer.data.organized_spreads.features import normalise_static
+from emberformer.data.organized_spreads.reader import read_landscape, read_weather
 
 LENGTHS = (2, 5, 25)
 SIZES = ((37, 53), (20, 31), (12, 64))

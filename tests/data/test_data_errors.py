@@ -8,7 +8,7 @@ import pytest
 import rasterio
 
 from emberformer.data import FireSpreadData, split_sequences
-from emberformer.data.layout import encode_mask
+from emberformer.data.organized_spreads.layout import encode_mask
 from emberformer.errors import DataError
 
 SEQ2_FRAMES = "fire_frames/sequence_002"

@@ -8,10 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli import run_module
 
 from emberformer.data.generate.generator import BAND_NAMES, GenerateConfig, generate, main, parse_args
 from emberformer.data.generate.landscape import NB_URBAN, Landscape, make_landscape, slope_aspect
-from emberformer.data.layout import EMBEDDED_ROOT, check_png_sizes, read_landscape, read_mask, read_weather, scan_spreads
+from emberformer.data.organized_spreads.layout import EMBEDDED_ROOT
+from emberformer.data.organized_spreads.reader import (
+    check_png_sizes,
+    read_landscape,
+    read_mask,
+    read_weather,
+    scan_spreads,
+)
 from emberformer.errors import ConfigError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -142,6 +150,20 @@ def test_generator_is_deterministic_and_writes_a_valid_dataset(tmp_path, capsys)
     assert folder_digest(out) == first
     generate(parse_args(args[:-1] + ["seed=6", "overwrite=true"]), progress=False)
     assert folder_digest(out) != first
+
+
+@pytest.mark.parametrize("below", [False, True])
+def test_out_that_is_a_file_is_one_line_and_nothing_is_written(tmp_path, below):
+    # Checked before the simulator is needed: this runs without the simulate extra too.
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    out = a_file / "data" if below else a_file
+    proc = run_module("emberformer.data.generate", f"out={out}", "n_sequences=1", "size=16", "min_steps=1")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"error: out={out} {'is below ' + str(a_file) + ', a file' if below else 'is a file'}, not a folder; "
+        "choose a folder to write the dataset into"]
+    assert a_file.read_text() == "mine" and sorted(tmp_path.iterdir()) == [a_file]
 
 
 def test_parse_args_rejects_bad_input_with_one_line():

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 
 import numpy as np
 import pytest
 
-from emberformer.data.generate.generator import (BAND_NAMES, CANOPY_BAND_NAMES, GenerateConfig, generate,
-                                                 parse_args)
+from emberformer.data.generate.generator import BAND_NAMES, CANOPY_BAND_NAMES, GenerateConfig, generate, parse_args
 from emberformer.data.generate.landscape import NB_URBAN, Landscape, add_canopy, make_landscape
-from emberformer.data.layout import benchmark_name, scan_spreads
+from emberformer.data.organized_spreads.reader import scan_spreads
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -111,7 +111,10 @@ def test_hard_preset_is_deterministic_readable_and_described(tmp_path):
 
     readme = (out / "README.md").read_text()
     assert "preset=hard" in readme and "(preset: hard)" in readme
-    assert benchmark_name(out) == "preset=hard"  # what compare calls this benchmark
+    assert data.benchmark == "preset=hard"  # what compare calls this benchmark, from dataset.json
+    record = json.loads((out / "dataset.json").read_text())
+    assert record["preset"] == "hard" and record["parameters"]["step_minutes"] == 60.0
+    assert record["command"].startswith("python -m emberformer.data.generate preset=hard")
     for words in ("Frames:", "Fire sizes", "Growth per step", "Newly burned share", "mean F1", "step_minutes=60",
                   "crown fire", "spotting"):
         assert words in readme, words

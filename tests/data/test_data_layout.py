@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 import rasterio
 
-from emberformer.data.layout import (
-    EMBEDDED_ROOT,
-    benchmark_name,
+from emberformer.data import FireSpreadData
+from emberformer.data.organized_spreads.layout import write_metadata
+from emberformer.data.organized_spreads.reader import (
     read_landscape,
     read_landscape_info,
     read_mask,
+    read_metadata,
     read_weather,
     scan_spreads,
 )
+from emberformer.errors import DataError
 
 
 def test_scan_finds_sequences_with_odd_sizes_and_skips_single_frame(make_spreads):
@@ -101,6 +103,17 @@ def test_read_mask_accepts_palette_and_rgba(make_spreads, tmp_path, decode_png):
         np.testing.assert_array_equal(read_mask(converted, (9, 13)), expected)
 
 
-def test_benchmark_names_come_from_the_root(make_spreads, tmp_path):
-    assert benchmark_name(EMBEDDED_ROOT) == "embedded"
-    assert benchmark_name(make_spreads(tmp_path / "my_fires")) == "my_fires"  # not written by the generator
+def test_benchmark_names_come_from_the_data_and_its_metadata(make_spreads, tmp_path):
+    assert FireSpreadData().benchmark == "embedded"
+    root = make_spreads(tmp_path / "my_fires")
+    assert FireSpreadData(str(root)).benchmark == "my_fires"  # not written by the generator
+    # What the generator records in dataset.json, not what its README says in prose.
+    (root / "README.md").write_text("# Simulated fire-spread dataset (preset: hard)\n")
+    assert FireSpreadData(str(root)).benchmark == "my_fires"
+    write_metadata(root, {"generator": "emberformer.data.generate", "preset": "hard", "parameters": {}})
+    assert read_metadata(root)["preset"] == "hard" and FireSpreadData(str(root)).benchmark == "preset=hard"
+    write_metadata(root, {"preset": "embedded"})  # the default recipe elsewhere: named by its folder
+    assert FireSpreadData(str(root)).benchmark == "my_fires"
+    (root / "dataset.json").write_text("{not json")
+    with pytest.raises(DataError, match="dataset.json: unreadable"):
+        FireSpreadData(str(root)).benchmark

@@ -13,7 +13,7 @@ from cli import child_env, run_module
 from PIL import Image
 from real_export import NODATA, VIRIDIS_BACKGROUND, VIRIDIS_FIRE, write_real_export
 
-from emberformer.data.datamodule import FireSpreadData
+from emberformer.data.organized_spreads.datamodule import FireSpreadData
 
 
 @pytest.fixture

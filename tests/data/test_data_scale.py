@@ -11,10 +11,22 @@ import pytest
 from PIL import Image
 
 from emberformer.data import FireSpreadData
-from emberformer.data.generate.scale import (BACKGROUND_RGBA, BAND_NAMES, FIRE_RGBA, LANDSCAPE_SHAPE, ScaleConfig,
-                                             draw_fire, draw_lengths, encode_png, generate, parse_args,
-                                             plan_sequences, rgba_frames, stream)
-from emberformer.data.layout import read_landscape, read_weather, scan_spreads
+from emberformer.data.generate.scale import (
+    BACKGROUND_RGBA,
+    BAND_NAMES,
+    FIRE_RGBA,
+    LANDSCAPE_SHAPE,
+    ScaleConfig,
+    draw_fire,
+    draw_lengths,
+    encode_png,
+    generate,
+    parse_args,
+    plan_sequences,
+    rgba_frames,
+    stream,
+)
+from emberformer.data.organized_spreads.reader import read_landscape, read_weather, scan_spreads
 from emberformer.errors import ConfigError
 
 # 12 sequences of 48 x 48 frames: seconds, not minutes; the landscape keeps the real size.

@@ -34,3 +34,24 @@ def test_previews_show_the_samples_with_the_most_new_fire_every_epoch(make_sprea
         assert f"{truth[i]} px newly burned" in caption and caption.endswith(PREVIEW_LEGEND)
     assert val_previews(model, ds, [], data.to_device("cpu"), data.collate, Hardware(device="cpu"),
                         threshold=0.5) == ([], [])
+
+
+def test_previews_of_different_sizes_are_logged_at_one_size(tmp_path, caplog):
+    # Each preview is cropped to its fire, so sizes differ; W&B wants one size per image list.
+    from PIL import Image
+
+    from emberformer.training.wandb_logger import WandbLogger
+
+    logger = WandbLogger(project="t", mode="offline")
+    logger.start(tmp_path, {"a": 1})
+    small, large = np.zeros((192, 400, 3), np.uint8), np.zeros((240, 520, 3), np.uint8)
+    try:
+        with caplog.at_level("WARNING"):
+            logger.log_images("val/preview", [small, large], ["a", "b"], step=1, epoch=1)
+    finally:
+        logger.finish()
+    assert not any("sizes do not match" in r.getMessage() for r in caplog.records)
+    sizes = {Image.open(p).size for p in (tmp_path / "previews").glob("*.png")}
+    assert sizes == {(520, 240)}
+    first = np.asarray(Image.open(tmp_path / "previews" / "epoch_001_0.png"))
+    assert (first[:192, :400] == 0).all() and (first[192:] == 255).all()  # padded in white, not stretched

@@ -39,8 +39,14 @@ from omegaconf import OmegaConf
 
 from emberformer.cli import given_keys, parse_arguments, run_command
 from emberformer.data.generate.landscape import Landscape, add_canopy, make_landscape, quantise
-from emberformer.data.layout import (FRAMES_DIR, ISOCHRONES_DIR, LANDSCAPE_DIR, SequenceRecord,
-                                     write_organized_spreads)
+from emberformer.data.organized_spreads.layout import (
+    FRAMES_DIR,
+    ISOCHRONES_DIR,
+    LANDSCAPE_DIR,
+    SequenceRecord,
+    write_metadata,
+    write_organized_spreads,
+)
 from emberformer.errors import ConfigError, exit_on_user_error
 
 # pyretechnics (the `simulate` extra) is imported only where a fire is simulated, so that the
@@ -294,6 +300,10 @@ def prepare_out(cfg) -> Path:
     """`cfg.out`, emptied of an earlier dataset when `cfg.overwrite` (else a ConfigError); any
     generator's config with `out` and `overwrite` (also the scale fixture's)."""
     out = Path(cfg.out).expanduser()
+    nearest = next(p for p in (out.absolute(), *out.absolute().parents) if p.exists())
+    if not nearest.is_dir():
+        where = "is a file" if nearest == out.absolute() else f"is below {nearest}, a file"
+        raise ConfigError(f"out={cfg.out} {where}, not a folder; choose a folder to write the dataset into")
     existing = [out / d for d in (LANDSCAPE_DIR, FRAMES_DIR, ISOCHRONES_DIR) if (out / d).exists()]
     if existing and not cfg.overwrite:
         raise ConfigError(f"out={cfg.out} already holds a dataset: pass overwrite=true or choose another folder")
@@ -331,8 +341,17 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> Path:
                 bar.update()
             bar.set_postfix(dropped=outcomes.total() - len(records))
     write_organized_spreads(out, *landscape_bands(land, cfg), records)
+    write_metadata(out, metadata(cfg))
     (out / "README.md").write_text(describe(cfg, records, outcomes))
     return out
+
+
+def metadata(cfg: GenerateConfig) -> dict:
+    """dataset.json: the preset and every parameter, as `compare` and the data module read them."""
+    parameters = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("out", "overwrite", "preset")}
+    return {"generator": "emberformer.data.generate", "preset": cfg.preset,
+            "parameters": {**parameters, "landscape_size": cfg.landscape_side},
+            "simulator": f"pyretechnics {version('pyretechnics')}", "command": cfg.command()}
 
 
 def describe(cfg: GenerateConfig, records: list[SequenceRecord], outcomes: Counter) -> str:

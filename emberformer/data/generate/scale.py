@@ -45,10 +45,18 @@ from PIL import Image
 
 from emberformer.cli import parse_arguments, run_command
 from emberformer.data.generate.generator import draw_weather, prepare_out
-from emberformer.data.generate.landscape import (NB_WATER, NONBURNABLE_CODES, fractal_field, quantise,
-                                                 slope_aspect)
-from emberformer.data.layout import (FIRE_GREEN, FRAMES_DIR, INDICES_NAME, ISOCHRONES_DIR, LANDSCAPE_DIR,
-                                     NODATA, WEATHER_HISTORY_NAME, WEATHERS_DIR, write_landscape)
+from emberformer.data.generate.landscape import NB_WATER, NONBURNABLE_CODES, fractal_field, quantise, slope_aspect
+from emberformer.data.organized_spreads.layout import (
+    FIRE_GREEN,
+    FRAMES_DIR,
+    INDICES_NAME,
+    ISOCHRONES_DIR,
+    LANDSCAPE_DIR,
+    NODATA,
+    WEATHER_HISTORY_NAME,
+    WEATHERS_DIR,
+    write_landscape,
+)
 from emberformer.errors import ConfigError, exit_on_user_error
 
 FULL_SEQUENCES = 3000

@@ -39,9 +39,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from emberformer.data.features import normalise_static
-from emberformer.data.layout import (
-    FIRE_GREEN,
+from emberformer.data.organized_spreads.features import normalise_static
+from emberformer.data.organized_spreads.layout import FIRE_GREEN
+from emberformer.data.organized_spreads.reader import (
     SequenceSource,
     SpreadsIndex,
     check_png_sizes,
@@ -51,6 +51,7 @@ from emberformer.data.layout import (
     read_weather,
 )
 from emberformer.errors import DataError
+from emberformer.naming import id_ranges
 
 CACHE_VERSION = 3
 CACHE_ENV = "EMBERFORMER_CACHE"
@@ -166,17 +167,6 @@ class SpreadsCache:
         return np.array(self._open()["weather"][seq.weather_offset: seq.weather_offset + seq.length])
 
 
-def id_ranges(ids: list[int]) -> str:
-    """[1, 2, 3, 5, 7, 8] -> "1-3, 5, 7-8": every id, readable however many there are."""
-    spans: list[list[int]] = []
-    for i in sorted(ids):
-        if spans and i == spans[-1][1] + 1:
-            spans[-1][1] = i
-        else:
-            spans.append([i, i])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
-
-
 def _decode(seq: SequenceSource) -> tuple[bytes, bytes | None, int, int]:
     """One sequence packed: (fire frames, isochrones or None when they hold the same masks, fire
     pixels in the frames, fire pixels in the target isochrones)."""
@@ -278,19 +268,59 @@ def _build(index: SpreadsIndex, final: Path, progress: bool) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def discard(path: Path) -> None:
+    """Move a damaged cache aside (atomic: no reader opens it from now on), then delete it."""
+    aside = path.with_name(f".{path.name}-damaged-{os.getpid()}")
+    try:
+        path.rename(aside)
+    except OSError:  # another process moved or rebuilt it meanwhile
+        return
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def _say(notes: list[str]) -> None:
     for note in notes:
         warnings.warn(note, stacklevel=3)
 
 
+def damage(path: Path) -> str | None:
+    """What is wrong with a built cache folder (a file cut short by a full disk or a killed copy,
+    one missing or unreadable), measured against its own meta.json; None when it is whole."""
+    try:
+        meta = json.loads((path / META_NAME).read_text())
+        sequences = [CachedSequence(**{**s, "window": tuple(s["window"])}) for s in meta["sequences"]]
+        expected = {
+            "landscape": (len(meta["band_names"]), *meta["landscape_shape"]),
+            "weather": (sum(s.length for s in sequences), 2),
+        }
+        for name, shape in expected.items():
+            array = np.load(path / f"{name}.npy", mmap_mode="r")
+            if array.shape != shape:
+                return f"{name}.npy holds an array of shape {array.shape}, its meta.json says {shape}"
+        sizes = {"fire": sum(s.length * s.frame_bytes for s in sequences),
+                 "isochrones": sum(s.length * s.frame_bytes for s in sequences if s.isochrones_offset is not None)}
+        for kind, size in sizes.items():
+            held = (path / f"{kind}.bin").stat().st_size
+            if held != size:
+                return f"{kind}.bin holds {held:,} bytes, its meta.json says {size:,}"
+    except (OSError, ValueError, KeyError, TypeError) as err:  # a file missing, cut inside its header, ...
+        return f"{type(err).__name__}: {' '.join(str(err).split())}"
+    return None
+
+
 def open_cache(index: SpreadsIndex, cache_dir: str | Path | None = None, progress: bool = True) -> SpreadsCache:
-    """Reuse the cache for this exact source state, or build it (with a progress bar)."""
+    """Reuse the cache for this exact source state, or build it (with a progress bar); a damaged
+    one is said so and rebuilt."""
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_root()
     path = base / fingerprint(index)
     if (path / META_NAME).is_file():
-        cache = SpreadsCache(path)
-        _say(cache.meta["warnings"])
-        return cache
+        problem = damage(path)
+        if problem is None:
+            cache = SpreadsCache(path)
+            _say(cache.meta["warnings"])
+            return cache
+        warnings.warn(f"{path}: the cache is damaged ({problem}); rebuilding it", stacklevel=2)
+        discard(path)
     start = time.perf_counter()
     _build(index, path, progress)
     return SpreadsCache(path, built_s=time.perf_counter() - start)

@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader, DistributedSampler
 
-from emberformer.data.cache import SpreadsCache, fingerprint, open_cache
-from emberformer.data.collate import DeviceBatches, collate_spreads
-from emberformer.data.dataset import FireSpreadDataset
 from emberformer.contract import InputSpec
-from emberformer.data.features import WIND_NAMES, WindStats, encode_wind
-from emberformer.data.layout import EMBEDDED_ROOT, scan_spreads
+from emberformer.data.organized_spreads.cache import SpreadsCache, fingerprint, open_cache
+from emberformer.data.organized_spreads.collate import DeviceBatches, collate_spreads
+from emberformer.data.organized_spreads.dataset import FireSpreadDataset
+from emberformer.data.organized_spreads.features import WIND_NAMES, WindStats, encode_wind
+from emberformer.data.organized_spreads.layout import EMBEDDED_ROOT
+from emberformer.data.organized_spreads.reader import read_metadata, scan_spreads
 from emberformer.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
@@ -144,6 +145,16 @@ class FireSpreadData:
     @property
     def static_band_names(self) -> tuple[str, ...]:
         return self.cache.band_names
+
+    @property
+    def benchmark(self) -> str:
+        """What a comparison calls this data: "embedded", "preset=<name>" for a folder the generator
+        wrote with a preset (its dataset.json says so), else the folder's name."""
+        root = self._source_root().resolve()
+        if root == EMBEDDED_ROOT:
+            return "embedded"
+        preset = read_metadata(root).get("preset")
+        return f"preset={preset}" if preset not in (None, "embedded") else root.name
 
     @property
     def inputs(self) -> InputSpec:

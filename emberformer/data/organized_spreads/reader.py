@@ -1,21 +1,9 @@
-"""The `organized_spreads` folder layout (Cell2Fire-style) — the one on-disk format.
+"""Reading an `organized_spreads` folder (layout.py): check, list, decode.
 
-```
-landscape/Input_Geotiff.tif        multi-band static landscape, nodata -9999, band descriptions = names
-landscape/indices.json             {"<seq id>": [y0, y1, x0, x1]}  crop window, end-exclusive
-landscape/WeatherHistory.csv       line i (1-based sequence id) names that sequence's weather file
-landscape/Weathers/*.csv           one row per time step; columns WS (km/h) and WD (deg, wind FROM)
-fire_frames/sequence_NNN/*.png     fire state per step; green channel == 231 means fire
-isochrones/sequence_NNN/*.png      target mask per step, same encoding
-```
-A fire frame and an isochrone at step t both hold the area burned by time t (cumulative).
-The embedded dataset (`EMBEDDED_ROOT`, the default data) is written in this layout by
-`write_organized_spreads`, so that it goes through the same reader as the research group's data.
-
-Read side: `scan_spreads` checks the structure cheaply (folders, headers, ids, windows) and
-returns a `SpreadsIndex`; `read_landscape`, `read_weather`, `check_png_sizes` and `read_mask`
-do the heavier per-file reads. Every malformed input raises a one-line `DataError` that
-names the file and the fix.
+`scan_spreads` checks the structure cheaply (folders, headers, ids, windows) and returns a
+`SpreadsIndex`; `read_landscape`, `read_weather`, `check_png_sizes` and `read_mask` do the heavier
+per-file reads (the cache calls them once per file). Every malformed input raises a one-line
+`DataError` that names the file and the fix.
 """
 
 from __future__ import annotations
@@ -26,130 +14,29 @@ import math
 import os
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 from PIL import Image
 
+from emberformer.data.organized_spreads.layout import (
+    FIRE_GREEN,
+    FRAMES_DIR,
+    GEOTIFF_NAME,
+    INDICES_NAME,
+    ISOCHRONES_DIR,
+    LANDSCAPE_DIR,
+    METADATA_NAME,
+    NODATA,
+    WEATHER_HISTORY_NAME,
+    WEATHERS_DIR,
+)
 from emberformer.errors import DataError
-
-LANDSCAPE_DIR = "landscape"
-GEOTIFF_NAME = "Input_Geotiff.tif"
-INDICES_NAME = "indices.json"
-WEATHER_HISTORY_NAME = "WeatherHistory.csv"
-WEATHERS_DIR = "Weathers"
-FRAMES_DIR = "fire_frames"
-ISOCHRONES_DIR = "isochrones"
-# The simulated dataset shipped with the package (emberformer/data/generate writes it).
-EMBEDDED_ROOT = Path(__file__).resolve().parent / "embedded"
-FIRE_GREEN = 231
-NODATA = -9999.0
-# RGB written for fire / background pixels; only the green channel carries meaning.
-FIRE_RGB = (255, FIRE_GREEN, 0)
-BACKGROUND_RGB = (255, 255, 255)
-
-
-def benchmark_name(root: str | Path) -> str:
-    """What a comparison calls a data root: "embedded", "preset=<name>" for a folder the generator
-    wrote with a preset (its README title says so), else the folder's name."""
-    root = Path(root).expanduser().resolve()
-    if root == EMBEDDED_ROOT:
-        return "embedded"
-    readme = root / "README.md"
-    title = readme.read_text(errors="replace").partition("\n")[0] if readme.is_file() else ""
-    preset = re.search(r"\(preset: ([\w-]+)\)", title) if title.startswith("# Simulated fire-spread") else None
-    return f"preset={preset.group(1)}" if preset else root.name
-
-
-def sequence_dirname(seq_id: int) -> str:
-    return f"sequence_{seq_id:03d}"
-
-
-def natural_key(name: str | Path) -> tuple:
-    """The project's one natural sort key: `frame_2.png` before `frame_10.png`, job `9` before `10`.
-
-    Text and numbers alternate at fixed positions (re.split keeps the digit runs at odd indices),
-    so an int never meets a str."""
-    return tuple(int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", str(name)))
-
-
-def encode_mask(mask: np.ndarray) -> Image.Image:
-    """Binary [H, W] mask -> RGB image in the layout's encoding."""
-    rgb = np.empty((*mask.shape, 3), dtype=np.uint8)
-    rgb[...] = BACKGROUND_RGB
-    rgb[mask.astype(bool)] = FIRE_RGB
-    return Image.fromarray(rgb, mode="RGB")
-
-
-@dataclass
-class SequenceRecord:
-    """One simulated or recorded fire, ready to be written."""
-
-    seq_id: int
-    window: tuple[int, int, int, int]  # y0, y1, x0, x1 into the landscape, end-exclusive
-    fire_frames: np.ndarray  # [n, H, W] bool
-    isochrones: np.ndarray  # [n, H, W] bool
-    weather: dict[str, np.ndarray]  # at least "WS" and "WD", each >= n rows
-    weather_name: str = ""  # file name under Weathers/; default Weather<seq_id>.csv
-    extra: dict = field(default_factory=dict)
-
-
-def write_landscape(root: Path, bands: np.ndarray, band_names: list[str]) -> Path:
-    """Write the [C, H, W] float32 landscape as a deflate-compressed GeoTIFF."""
-    import rasterio
-    from affine import Affine
-
-    path = Path(root) / LANDSCAPE_DIR / GEOTIFF_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    c, h, w = bands.shape
-    profile = dict(
-        driver="GTiff", height=h, width=w, count=c, dtype="float32", nodata=NODATA,
-        compress="deflate", predictor=3, tiled=False,
-        # A nominal 30 m grid (LANDFIRE-like); no CRS so that no PROJ database is needed.
-        transform=Affine(30.0, 0.0, 0.0, 0.0, -30.0, 30.0 * h),  # north-up, origin at the top-left
-    )
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(bands.astype(np.float32))
-        for i, name in enumerate(band_names, start=1):
-            dst.set_band_description(i, name)
-    return path
-
-
-def write_organized_spreads(root: Path, landscape: np.ndarray, band_names: list[str],
-                            sequences: list[SequenceRecord]) -> Path:
-    """Write a complete organized_spreads folder. Sequence ids are 1-based."""
-    root = Path(root)
-    write_landscape(root, landscape, band_names)
-    land = root / LANDSCAPE_DIR
-    (land / WEATHERS_DIR).mkdir(parents=True, exist_ok=True)
-    indices, history = {}, {}
-    for rec in sequences:
-        indices[str(rec.seq_id)] = [int(v) for v in rec.window]
-        name = rec.weather_name or f"Weather{rec.seq_id}.csv"
-        history[rec.seq_id] = name
-        cols = list(rec.weather)
-        rows = zip(*(np.asarray(rec.weather[c]) for c in cols))
-        lines = [",".join(cols)] + [",".join(f"{v:.4g}" if isinstance(v, float | np.floating) else str(v)
-                                             for v in row) for row in rows]
-        (land / WEATHERS_DIR / name).write_text("\n".join(lines) + "\n")
-        for sub, masks in ((FRAMES_DIR, rec.fire_frames), (ISOCHRONES_DIR, rec.isochrones)):
-            folder = root / sub / sequence_dirname(rec.seq_id)
-            folder.mkdir(parents=True, exist_ok=True)
-            for t, mask in enumerate(masks):
-                encode_mask(mask).save(folder / f"{sub.rstrip('s')}_{t:03d}.png", optimize=True)
-    (land / INDICES_NAME).write_text(json.dumps(indices, indent=1) + "\n")
-    ids = sorted(history)
-    if ids != list(range(1, len(ids) + 1)):
-        raise ValueError(f"sequence ids must be 1..N without gaps, got {ids[:5]}...")
-    (land / WEATHER_HISTORY_NAME).write_text("".join(f"{WEATHERS_DIR}/{history[i]}\n" for i in ids))
-    return root
-
-
-# ----------------------------------------------------------------------------- read side
+from emberformer.naming import natural_key
 
 SEQUENCE_DIR_RE = re.compile(r"^sequence_(\d+)$")
-LAYOUT_HINT = "see the layout in emberformer/data/layout.py"
+LAYOUT_HINT = "see the layout in emberformer/data/organized_spreads/layout.py"
 
 
 @dataclass(frozen=True)
@@ -194,6 +81,21 @@ class SpreadsIndex:
         for seq in self.sequences:
             files += [seq.weather, *seq.frames, *seq.isochrones]
         return files
+
+
+def read_metadata(root: str | Path) -> dict:
+    """The folder's `dataset.json` (layout.write_metadata), or {} when it has none."""
+    path = Path(root) / METADATA_NAME
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: unreadable ({_one_line(err)}); regenerate the dataset or delete the file") from err
+    if not isinstance(record, dict):
+        raise DataError(f"{path}: expected a JSON object, got {type(record).__name__}; regenerate the dataset "
+                        "or delete the file")
+    return record
 
 
 def _one_line(err: BaseException) -> str:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from emberformer.data.features import WIND_FEATURES
+from emberformer.data.organized_spreads.features import WIND_FEATURES
 
 DEVICE_KEYS = ("fire", "target", "wind", "time_mask")
 

@@ -11,8 +11,8 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from emberformer.contract import newly_burned
-from emberformer.data.cache import SpreadsCache
-from emberformer.data.features import WindStats, encode_wind
+from emberformer.data.organized_spreads.cache import SpreadsCache
+from emberformer.data.organized_spreads.features import WindStats, encode_wind
 
 
 class FireSpreadDataset(Dataset):
