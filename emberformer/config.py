@@ -37,6 +37,9 @@ def validate(cfg: DictConfig) -> None:
     Each group checks its own values when it is built (EarlyStopping, Hardware, AdamWRecipe,
     the losses, WandbLogger, FireSpreadData, the models), and the training run builds them before
     any data loads. Raises ConfigError (one line: key, value, what it must be)."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    require(not missing, f"{missing[0] if missing else ''} is required and not set (???); give it on the command "
+            f"line, e.g. {missing[0] if missing else ''}=/path/to/your/data")
     for key, value in _numbers(OmegaConf.to_container(cfg, resolve=True)):
         require(math.isfinite(value), f"{key}={value} is not a finite number; give a finite value")
     # numpy seeds are 32-bit; each DDP rank adds its rank.

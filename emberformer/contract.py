@@ -12,7 +12,7 @@ A `Batch` on the device (histories are left-padded in time, images zero-padded b
 | key | shape, dtype | what |
 |---|---|---|
 | fire | [B, T, H, W] float32 in {0, 1} | the fire mask of each observed step |
-| dynamic | [B, T, D, H, W] float32 | the other per-step rasters, D = inputs.dynamic_channels (0 for a simulator's export) |
+| dynamic | [B, T, D, H, W] float32 | the other per-step rasters, D = inputs.dynamic_channels (0: organized_spreads) |
 | static | [B, C, H, W] float32 | the static bands, C = inputs.static_channels |
 | wind | [B, T, F] float32 | per-step scalars (wind), F = inputs.wind_features (may be 0) |
 | time_mask | [B, T] bool | True at real (not padded) steps; the last step is always real |

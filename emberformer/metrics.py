@@ -30,6 +30,8 @@ from torchmetrics.classification import (
 
 from emberformer.contract import burning
 
+# Points of a PR curve written into an evaluation's metrics.json.
+CURVE_POINTS = 501
 # Short names used in W&B keys (`val/f1_epoch`) and in the console line.
 METRIC_NAMES = ("prec", "rec", "f1", "iou", "acc")
 # The label of pixels that never count (padding; for some views, pixels outside the view): the
@@ -149,7 +151,7 @@ class FireEvaluation:
     and ECE don't depend on them. Labels use IGNORE_INDEX for pixels that don't count.
     """
 
-    def __init__(self, thresholds: dict[str, float] | None = None, pr_thresholds: int = 200, ece_bins: int = 15):
+    def __init__(self, thresholds: dict[str, float] | None = None, pr_thresholds: int = 10_000, ece_bins: int = 15):
         self.thresholds = dict(thresholds or {})
         self.thresholded = {name: fire_metrics(t) for name, t in self.thresholds.items()}
         self.curve = BinnedAveragePrecision(thresholds=pr_thresholds, ignore_index=IGNORE_INDEX)
@@ -194,9 +196,12 @@ class FireEvaluation:
         out["ece"] = _finite(self.ece.compute())
         if with_curve:
             precision, recall, thresholds = self.curve.curve()
-            out["pr_curve"] = {"precision": [round(float(v), 6) for v in precision],
-                               "recall": [round(float(v), 6) for v in recall],
-                               "thresholds": [round(float(v), 6) for v in thresholds]}
+            # At most CURVE_POINTS points are kept (for the plot): a fine AP grid, a readable file.
+            points = min(len(thresholds), CURVE_POINTS)
+            keep = torch.unique(torch.linspace(0, len(thresholds) - 1, points).round().long())
+            out["pr_curve"] = {"precision": [round(float(v), 6) for v in precision[keep]] + [1.0],
+                               "recall": [round(float(v), 6) for v in recall[keep]] + [0.0],
+                               "thresholds": [round(float(v), 6) for v in thresholds[keep]]}
         return out
 
 

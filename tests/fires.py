@@ -12,5 +12,6 @@ def growing_fire(n: int = 8, size: int = 24) -> dict:
     fire = np.stack([(radius < 2 + t) for t in range(n)]).astype(np.uint8)
     rng = np.random.default_rng(0)
     return {"fire_frames": fire, "isochrones": fire.copy(), "dynamic": np.zeros((n, 0, size, size), np.float32),
+            "held": np.zeros(0, bool), "origins": list(range(n - 1)), "run_end": [n - 1] * n,
             "static": rng.random((3, size, size), dtype=np.float32),
             "wind": rng.normal(size=(n, 3)).astype(np.float32), "window": (0, size, 0, size)}

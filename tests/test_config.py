@@ -103,8 +103,9 @@ def test_every_model_option_builds_through_the_contract_and_the_banner_shows_its
     shown = {name: float(rate) for name, rate in re.findall(r"LR (\w+): ([0-9.e+-]+)", line)}
     actual = {g["name"]: g["initial_lr"] for g in optimizer.param_groups}
     assert shown == pytest.approx(actual, rel=1e-2) and set(shown) == set(group_lrs(optimizer))
-    expected = {"emberformer": {"temporal": 3e-3, "spatial": 4e-4}, "emberformer_unet": {"temporal": 3e-3, "spatial": 4e-4},
-                "emberformer_tiny": {"temporal": 3e-3, "spatial": 4e-4}, "logistic": {"model": 0.05}}
+    two_groups = {"temporal": 3e-3, "spatial": 4e-4}
+    expected = {"emberformer": two_groups, "emberformer_unet": two_groups, "emberformer_tiny": two_groups,
+                "logistic": {"model": 0.05}}
     assert actual == pytest.approx(expected.get(option, {"model": 2e-3}))
     # Where a group's rate doesn't come from optimizer.lr_<its name>, the banner says where it does.
     assert line.endswith("(model.lr)" if option == "logistic" else "(optimizer.lr)" if "model" in actual else "e-04")

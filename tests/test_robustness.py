@@ -36,6 +36,16 @@ def test_missing_data_root_is_one_line(tmp_path):
     assert_one_line_error(proc, f"{tmp_path}/nowhere")
 
 
+@pytest.mark.parametrize("data", ["organized_spreads", "wildfirespreadts"])
+def test_a_data_root_not_given_is_one_line_not_the_embedded_data(tmp_path, data):
+    # data=organized_spreads without data.root used to train on the embedded data, saying nothing.
+    proc = train(tmp_path / "run", f"data={data}")
+    assert_one_line_error(proc)
+    assert proc.stderr.strip().splitlines()[-1] == ("error: data.root is required and not set (???); give it on the "
+                                                    "command line, e.g. data.root=/path/to/your/data")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
 @pytest.mark.parametrize(("override", "message"), [
     ("seed=-1", "error: seed=-1 must be a whole number between 0 and 2**32 - 1024 (e.g. seed=42)"),
     ("loss.bce_weight=nan", "error: loss.bce_weight=nan is not a finite number; give a finite value"),

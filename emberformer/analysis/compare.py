@@ -1,4 +1,5 @@
-"""The headline table, every model of a sweep against persistence, mean ± std over seeds:
+"""The headline table, every model of a sweep against persistence, mean ± std over seeds (and over
+WildfireSpreadTS's folds, which repeat a configuration on other years):
 `python -m emberformer.compare outputs/multirun/<date>/<time> [split=test] [threshold=val_best]`.
 
 Options (key=value): split=train|val|test (test), threshold=val_best|pred_thresh (val_best),
@@ -12,7 +13,8 @@ Evaluates the best.pt of every finished job (status completed or early_stopped) 
 `emberformer.evaluate` (with its rollouts at lead times 1..6), reusing
 `<job>/eval_<split>/metrics.json` when it is newer than best.pt and was computed on the same data
 (source files' fingerprint) with the same settings, groups the jobs by benchmark (what their data
-module calls the data: `embedded`, `preset=hard` from a generated folder's dataset.json, ...) and model across seeds and writes `comparison.md`,
+module calls the data: `embedded`, `preset=hard` from a generated folder's dataset.json,
+`WildfireSpreadTS`) and model across seeds and folds and writes `comparison.md`,
 `comparison.json` and `lead_time.png` (F1 and newly burned F1 against lead time) beside the jobs.
 The folder may also hold several sweeps (e.g. one per model, or one per benchmark): each is read.
 Persistence comes from the same evaluations, so it is scored on exactly the samples the models are.
@@ -40,7 +42,7 @@ from emberformer.errors import ConfigError, DataError, EmberFormerError, exit_on
 from emberformer.naming import natural_key
 
 FINISHED = ("completed", "early_stopped")
-IGNORED_KEYS = ("seed",)  # what repeats a configuration rather than changing it
+IGNORED_KEYS = ("seed", "data.fold")  # what repeats a configuration rather than changing it
 # (key, header, pixels, metric): "at" metrics are read at the chosen operating point.
 COLUMNS = (
     ("ap", "AP", "all", "ap"),
@@ -299,8 +301,8 @@ def render_markdown(comparison: dict) -> str:
         (f"Threshold: {point}; it sets F1, precision, recall and IoU, while AP and ECE need none. Each cell: "
          "mean ± sample std over the jobs (n). \"newly burned\" scores only the pixels not burning in the last "
          "observed frame, which persistence never predicts. Rollouts: each model fed its own output (thresholded "
-         "at its val-best threshold) from every frame of the split; a forecast `lead` steps ahead is scored "
-         "against the simulated truth then, \"newly burned\" there meaning not burning at the forecast's origin."),
+         "at its val-best threshold) from every origin of the split; a forecast `lead` steps ahead is scored "
+         "against the recorded truth then, \"newly burned\" there meaning not burning at the forecast's origin."),
     ]
     for benchmark in comparison["benchmarks"]:
         rows = [row for row in comparison["rows"] if row["benchmark"] == benchmark["name"]]

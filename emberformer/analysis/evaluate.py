@@ -4,7 +4,7 @@
 Two passes over the data (`emberformer.analysis.scoring`): val, to find the threshold that
 maximises F1 there, then the chosen split, scored at `pred_thresh` and at that val-best threshold,
 over all valid pixels and over the pixels not burning in the last observed frame (newly burned
-area), overall and by history length T. Then multi-step rollouts from every frame of the split
+area), overall and by history length T. Then multi-step rollouts from every origin of the split
 (`rollout_steps=6`; 0 skips them): F1 and newly burned F1 at lead times 1..6, each model fed its
 own output. Writes `metrics.json`, `metrics.md`, `pr_curve.png` and `f1_by_history.png` into the
 output folder (default `<run dir>/eval_<split>/`); with `wandb.log=true` logs them to the

@@ -4,7 +4,7 @@
 From the sequence's first k observed frames, each step predicts the next burned area, appends it
 to the history (thresholded, or as probabilities) and goes on; the wind at every step is the
 sequence's recorded weather, so this is a forecast given the weather. Each step is scored against
-the simulated truth. Writes `frame_NNN.png` per step, `forecast.gif` and `forecast.json`.
+the recorded truth. Writes `frame_NNN.png` per step, `forecast.gif` and `forecast.json`.
 """
 
 from __future__ import annotations
@@ -96,11 +96,29 @@ def forecast_image(background: np.ndarray, observed: np.ndarray, forecast: np.nd
     return np.asarray(canvas)
 
 
+def write_probabilities(out: Path, probs: np.ndarray, georeference: tuple[str, tuple[float, ...]]) -> list[Path]:
+    """Each step's probability map [steps, H, W] as a float32 GeoTIFF on the sequence's own grid (its CRS,
+    when the data has one, and its transform), so QGIS and rasterio place it on the map as it is."""
+    import rasterio
+    from affine import Affine
+
+    crs, transform = georeference
+    paths = []
+    for i, prob in enumerate(probs, start=1):
+        path = out / f"probability_{i:03d}.tif"
+        with rasterio.open(path, "w", driver="GTiff", height=prob.shape[0], width=prob.shape[1], count=1,
+                           dtype="float32", crs=crs or None, transform=Affine(*transform), compress="deflate") as dst:
+            dst.write(prob.astype(np.float32), 1)
+            dst.set_band_description(1, f"probability of fire, step {i}")
+        paths.append(path)
+    return paths
+
+
 def write_forecast(out: Path, images: list[np.ndarray], report: dict, fps: float) -> None:
     from PIL import Image
 
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("frame_*.png"):  # a rerun with fewer steps must not leave stale frames
+    for old in (*out.glob("frame_*.png"), *out.glob("probability_*.tif")):  # a rerun with fewer steps
         old.unlink()
     pictures = [Image.fromarray(image) for image in images]
     for i, picture in enumerate(pictures, start=1):
@@ -119,7 +137,7 @@ def _whole(value, key: str, minimum: int) -> int:
     return value
 
 
-def predict(ckpt, sequence, steps: int = 6, k: int = 3, mode: str = "threshold", monotonic: bool = True,
+def predict(ckpt, sequence, steps: int = 6, k: int = 3, mode: str = "threshold", monotonic: bool | None = None,
             pred_thresh: float | None = None, out_dir=None, fps: float = 2, device: str = "auto",
             precision: str = "auto", data_root: str | None = None) -> tuple[dict, Path]:
     """Roll a checkpoint forward on one sequence, write frames, GIF and scores. Returns (report, out dir)."""
@@ -141,15 +159,18 @@ def predict(ckpt, sequence, steps: int = 6, k: int = 3, mode: str = "threshold",
     n = len(seq["fire_frames"])
     if k > n - 1:
         raise DataError(f"sequence {seq_id} has {n} frames: k={k} leaves none to forecast; use k<={n - 1}")
-    if steps > n - k:
-        raise DataError(f"sequence {seq_id} has {n} frames: from k={k} only {n - k} steps have a simulated "
-                        f"truth; use steps<={n - k}")
-    split = next(name for name, ids in data.splits.items() if seq_id in ids)
+    ahead = seq["run_end"][k - 1] - (k - 1)  # to its last frame, or to the day before a missing one
+    if steps > ahead:
+        gap = "" if ahead == n - k else " before a missing day"
+        raise DataError(f"sequence {seq_id} has {n} frames: from k={k} only {ahead} steps have a recorded "
+                        f"truth{gap}; use steps<={ahead}")
+    split = next((name for name, ids in data.splits.items() if seq_id in ids), None)
+    monotonic = data.cumulative if monotonic is None else bool(monotonic)
 
-    result, = rollout_chains(trained.model, seq, [k - 1], steps, int(trained.config.data.max_history), pred_thresh,
-                             mode, monotonic, hardware)
+    result, = rollout_chains(trained.model, seq, [k - 1], steps, data.max_history, pred_thresh, mode, monotonic,
+                             hardware)
     scores = step_scores(result, pred_thresh)
-    bands = list(data.static_band_names)
+    bands = list(data.inputs.static_names)
     background = hillshade(seq["static"][bands.index("elevation") if "elevation" in bands else 0])
     images = [forecast_image(background, result.observed, result.forecast[i], result.truth[i],
                              f"sequence {seq_id}, step {s['step']}/{steps} (frame {s['frame']}): "
@@ -160,6 +181,7 @@ def predict(ckpt, sequence, steps: int = 6, k: int = 3, mode: str = "threshold",
               "scores": scores}
     out = Path(out_dir) if out_dir else default_out_dir(trained, f"forecast_seq{seq_id:03d}_k{k}_{mode}")
     write_forecast(out, images, report, float(fps))
+    write_probabilities(out, result.probs, data.georeference(seq_id))
     return report, out
 
 
@@ -168,13 +190,14 @@ def run(cfg: DictConfig) -> dict:
     report, out = predict(cfg.ckpt, cfg.sequence, steps=cfg.steps, k=cfg.k, mode=cfg.mode, monotonic=cfg.monotonic,
                           pred_thresh=cfg.pred_thresh, out_dir=cfg.out_dir, fps=cfg.fps, device=cfg.device,
                           precision=cfg.precision, data_root=cfg.data_root)
-    note = " (the model trained on it)" if report["split"] == "train" else ""
-    print(f"Forecast of sequence {report['sequence']} ({report['split']} split{note}) "
+    note = {"train": " split (the model trained on it)", None: ": in no split of this configuration"}.get(
+        report["split"], " split")
+    print(f"Forecast of sequence {report['sequence']} ({report['split'] or 'unused'}{note}) "
           f"from frames 0..{report['k'] - 1}, "
           f"{report['steps']} steps, mode={report['mode']}, pred_thresh={report['pred_thresh']:g}")
     print(markdown_table(*score_table_rows(report)))
-    print(f"growth F1: only pixels not burning at frame {report['k'] - 1}. "
-          f"Wrote {report['steps']} frame_NNN.png, forecast.gif and forecast.json to {out}")
+    print(f"growth F1: only pixels not burning at frame {report['k'] - 1}. Wrote {report['steps']} frame_NNN.png, "
+          f"probability_NNN.tif (georeferenced), forecast.gif and forecast.json to {out}")
     return report
 
 

@@ -89,7 +89,8 @@ def _rollout_section(results: dict) -> list[str]:
     rollouts = results.get("rollouts")
     if not rollouts:
         return []
-    return [f"## Rollouts: each model fed its own output ({rollouts['feedback']}), from every frame of the split",
+    return [f"## Rollouts: each model fed its own output ({rollouts['feedback']}), from every origin of the split "
+            "(each frame but the last; WildfireSpreadTS: the days before its test targets)",
             "", markdown_table(*rollout_rows(results)), ""]
 
 

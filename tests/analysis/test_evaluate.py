@@ -155,7 +155,7 @@ def test_evaluate_command_writes_the_table_figures_and_json(tiny_run, tmp_path):
     assert results["models"]["Persistence"]["newly_burned"]["at"]["pred_thresh"]["rec"] == 0.0
     history = results["by_history_length"]
     assert sum(entry["samples"] for entry in history.values()) == results["samples"]
-    assert max(map(int, history)) == 6  # data.max_history of debug=fast
+    assert max(map(int, history)) <= 20  # data.max_history
     rollouts = results["rollouts"]
     assert rollouts["steps"] == 6 and list(rollouts["models"]) == ["EmberFormer", "Persistence"]
     for name, per_lead in rollouts["models"].items():

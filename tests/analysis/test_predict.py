@@ -67,6 +67,18 @@ def test_predict_command_writes_frames_gif_and_per_step_scores(tiny_run, tmp_pat
     table = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     assert len(table) == 1 + 3  # header + one row per step
 
+    # Each step's probabilities as a GeoTIFF on the sequence's own grid: the landscape's, shifted to its window.
+    import rasterio
+
+    tifs = sorted(out.glob("probability_*.tif"))
+    assert [p.name for p in tifs] == ["probability_001.tif", "probability_002.tif", "probability_003.tif"]
+    window = json.loads((EMBEDDED_ROOT / "landscape" / "indices.json").read_text())["1"]
+    with rasterio.open(EMBEDDED_ROOT / "landscape" / "Input_Geotiff.tif") as land, rasterio.open(tifs[0]) as step:
+        assert step.transform == land.transform @ rasterio.Affine.translation(window[2], window[0])
+        assert (step.height, step.width) == (window[1] - window[0], window[3] - window[2])
+        probs = step.read(1)
+    assert probs.dtype == np.float32 and 0 <= probs.min() and probs.max() <= 1
+
 
 @pytest.mark.slow
 def test_probability_mode_and_default_folder(tiny_run):
@@ -94,5 +106,5 @@ def test_bad_input_is_one_line_and_exit_2(tiny_run):
     assert proc.returncode == 2
     assert proc.stderr.strip() == (f"error: {EMBEDDED_ROOT}: no sequence 999 in this dataset; "
                                    "its sequence ids are 1-8")
-    with pytest.raises(DataError, match=r"steps have a simulated truth; use steps<=\d+"):
+    with pytest.raises(DataError, match=r"steps have a recorded truth; use steps<=\d+"):
         predict(ckpt, 1, steps=500, device="cpu")

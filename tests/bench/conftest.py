@@ -11,7 +11,7 @@ os.environ.setdefault("WANDB_MODE", "offline")
 import pytest
 import torch
 
-from emberformer.data.organized_spreads.cache import CACHE_ENV
+from emberformer.data.caching import CACHE_ENV
 
 
 @pytest.fixture(autouse=True)

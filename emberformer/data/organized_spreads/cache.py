@@ -24,7 +24,6 @@ folder works.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -39,6 +38,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from emberformer.data.caching import CACHE_ENV, default_cache_root, whole
+from emberformer.data.caching import fingerprint as fingerprint_files
 from emberformer.data.organized_spreads.features import normalise_static
 from emberformer.data.organized_spreads.layout import FIRE_GREEN
 from emberformer.data.organized_spreads.reader import (
@@ -54,28 +55,14 @@ from emberformer.errors import DataError
 from emberformer.naming import id_ranges
 
 CACHE_VERSION = 3
-CACHE_ENV = "EMBERFORMER_CACHE"
 META_NAME = "meta.json"
 ARRAYS = ("landscape", "weather")  # .npy files
 MASKS = ("fire", "isochrones")  # .bin files of packed bits
 
 
-def default_cache_root() -> Path:
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "emberformer"
-
-
 def fingerprint(index: SpreadsIndex) -> str:
-    """Hash of the format version and every source file's relative path, size and mtime."""
-    digest = hashlib.blake2b(digest_size=12)
-    digest.update(f"emberformer-spreads-cache v{CACHE_VERSION}\n".encode())
-    root = f"{index.root}{os.sep}"
-    for path in index.source_files():
-        st = path.stat()
-        text = str(path)  # the path relative to the root; os.path.relpath costs more than the stat
-        digest.update(f"{text[len(root):] if text.startswith(root) else text}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+    """The source state this cache is keyed by (caching.fingerprint of every source file)."""
+    return fingerprint_files(f"emberformer-spreads-cache v{CACHE_VERSION}", index.root, index.source_files())
 
 
 @dataclass(frozen=True)
@@ -268,16 +255,6 @@ def _build(index: SpreadsIndex, final: Path, progress: bool) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def discard(path: Path) -> None:
-    """Move a damaged cache aside (atomic: no reader opens it from now on), then delete it."""
-    aside = path.with_name(f".{path.name}-damaged-{os.getpid()}")
-    try:
-        path.rename(aside)
-    except OSError:  # another process moved or rebuilt it meanwhile
-        return
-    shutil.rmtree(aside, ignore_errors=True)
-
-
 def _say(notes: list[str]) -> None:
     for note in notes:
         warnings.warn(note, stacklevel=3)
@@ -313,14 +290,10 @@ def open_cache(index: SpreadsIndex, cache_dir: str | Path | None = None, progres
     one is said so and rebuilt."""
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_root()
     path = base / fingerprint(index)
-    if (path / META_NAME).is_file():
-        problem = damage(path)
-        if problem is None:
-            cache = SpreadsCache(path)
-            _say(cache.meta["warnings"])
-            return cache
-        warnings.warn(f"{path}: the cache is damaged ({problem}); rebuilding it", stacklevel=2)
-        discard(path)
+    if whole(path, META_NAME, damage):
+        cache = SpreadsCache(path)
+        _say(cache.meta["warnings"])
+        return cache
     start = time.perf_counter()
     _build(index, path, progress)
     return SpreadsCache(path, built_s=time.perf_counter() - start)

@@ -76,6 +76,7 @@ class FireSpreadData:
     """An organized_spreads folder (or the embedded dataset), cached, split and ready to load."""
 
     collate = staticmethod(collate_spreads)  # samples -> a compact batch (what `loader` batches with)
+    cumulative = True  # its masks hold the area burned so far: a rollout's burned area never shrinks
 
     def __init__(self, root: str | None = None, max_history: int = 20, val_fraction: float = 0.15,
                  test_fraction: float = 0.15, split_seed: int = 0, cache_dir: str | None = None,
@@ -231,8 +232,10 @@ class FireSpreadData:
 
     def sequence(self, seq_id: int, wind_stats: WindStats | None = None) -> dict:
         """A whole sequence for the rollouts: fire frames and isochrones [n, H, W], the dynamic bands
-        [n, 0, H, W] (none in this layout), static [C, H, W], encoded wind [n, F] and the crop window;
-        `wind_stats` overrides this split's (e.g. a checkpoint's)."""
+        [n, 0, H, W] (none in this layout) and which are `held` in rollouts (none), static [C, H, W],
+        encoded wind [n, F], the crop window, the rollout `origins` (every frame but the last) and each
+        frame's `run_end` (the last frame: no gaps); `wind_stats` overrides this split's (e.g. a
+        checkpoint's)."""
         cache = self.cache
         pos = cache.position(seq_id)
         seq = cache.sequences[pos]
@@ -240,10 +243,23 @@ class FireSpreadData:
             "fire_frames": cache.fire(pos, 0, seq.length),
             "isochrones": cache.isochrones(pos, 0, seq.length),
             "dynamic": np.zeros((seq.length, 0, *seq.shape), dtype=np.float32),
+            "held": np.zeros(0, dtype=bool),
+            "origins": list(range(seq.length - 1)),
+            "run_end": [seq.length - 1] * seq.length,
             "static": cache.static(pos),
             "wind": encode_wind(cache.weather(pos), wind_stats or self.wind_stats),
             "window": seq.window,
         }
+
+    def georeference(self, seq_id: int) -> tuple[str, tuple[float, ...]]:
+        """(CRS, affine transform) of a sequence's crop window: the landscape GeoTIFF's grid shifted by the
+        window's offset (the CRS is "" where the landscape has none, as the generator writes it)."""
+        import rasterio
+
+        y0, _, x0, _ = self.cache.sequences[self.cache.position(seq_id)].window
+        with rasterio.open(self.index.landscape.path) as src:
+            transform = src.transform @ rasterio.Affine.translation(x0, y0)
+            return (src.crs.to_string() if src.crs else ""), tuple(transform)[:6]
 
     def describe(self) -> str:
         cache = self.cache
