@@ -157,3 +157,16 @@ def test_all_mode_runs_every_mode_into_one_json(spreads_args, tmp_path, capsys):
     summary = capsys.readouterr().out.splitlines()[-4:]
     assert summary[0].split() == ["mode", "samples/s", "ms/step"]
     assert [line.split()[0] for line in summary[1:]] == ["data", "loop", "step"]
+
+
+def test_wildfirespreadts_loader_bench_runs_without_wsts(wsts_root, tmp_path):
+    # Without a WSTS checkout it times this project's loader alone (CI has no network for one).
+    from emberformer.bench.wildfirespreadts import BenchArgs, run, wsts_dataset_class
+
+    report = run(BenchArgs(root=str(wsts_root.geotiff), batch_sizes=[2], samples=4, rounds=1, crop=48,
+                           cache_dir=str(tmp_path / "cache"), out=str(tmp_path / "bench.json")))
+    assert set(report["samples_per_s"]) == {"emberformer loader", "emberformer loader + features on the CPU"}
+    assert all(rate > 0 for per in report["samples_per_s"].values() for rate in per["2"])
+    assert report["ratios"] == {} and json.loads((tmp_path / "bench.json").read_text()) == report
+    with pytest.raises(ConfigError, match="no src/dataloader/FireSpreadDataset.py"):
+        wsts_dataset_class(tmp_path)
