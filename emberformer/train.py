@@ -2,11 +2,13 @@
 
 Reads top to bottom: check the config, set up the run (emberformer/training/run.py), restore a
 checkpoint if asked, start the logger and print the banner, fit (emberformer/training/loop.py),
-finish. Under `--multirun` each job writes `result.json` and returns its best monitored value.
+finish, and with `train.test_after` score best.pt on the test split (what the quickstart reports).
+Under `--multirun` each job writes `result.json` and returns its best monitored value.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
@@ -16,17 +18,50 @@ from omegaconf import DictConfig
 from emberformer import config as config_lib
 from emberformer.errors import EmberFormerError, show_tracebacks
 from emberformer.training.loop import fit
-from emberformer.training.run import finish, restore, run_dir_and_mode, set_up, start_logging, write_result
+from emberformer.training.run import (
+    AUTO,
+    finish,
+    finished_result,
+    restore,
+    run_dir_and_mode,
+    set_up,
+    start_logging,
+    write_result,
+)
 
 
 def train(cfg: DictConfig) -> float:
     """One training run; returns its best monitored value (what a sweeper optimises)."""
     config_lib.validate(cfg)
+    run_dir = run_dir_and_mode()[0]
+    if cfg.train.resume == AUTO and (done := finished_result(run_dir)) is not None:
+        print(f"train.resume=auto: {run_dir} already finished ({done['status']}); skipped", file=sys.stderr, flush=True)
+        return done["best_value"]
     run = set_up(cfg)
     restore(run)
     start_logging(run)
+    started = time.perf_counter()
     outcome = fit(run)
-    return finish(run, outcome)
+    best = finish(run, outcome, train_seconds=time.perf_counter() - started)
+    if cfg.train.test_after and run.dist.is_main:
+        test_best(run)
+    return best
+
+
+def test_best(run) -> None:
+    """best.pt on the test split, newly burned AP first: the one figure that says the model learned more
+    than persistence (`python -m emberformer.evaluate` adds the rollouts and per-T tables)."""
+    from emberformer.analysis.scoring import evaluate
+
+    results, out = evaluate(run.checkpoint_dir / "best.pt", split="test", rollout_steps=0,
+                            device=run.hardware.device, precision=run.hardware.precision)
+    scores = next(iter(results["models"].values()))
+    summary = {"newly_burned_ap": scores["newly_burned"]["ap"], "ap": scores["all"]["ap"],
+               "f1": scores["all"]["at"]["val_best"]["f1"], "samples": results["samples"]}
+    result_path = run.run_dir / "result.json"
+    result_path.write_text(json.dumps({**json.loads(result_path.read_text()), "test": summary}, indent=2) + "\n")
+    print(f"Test split ({summary['samples']} samples, best.pt): newly burned AP {summary['newly_burned_ap']:.3f}, "
+          f"AP {summary['ap']:.3f}, F1 {summary['f1']:.3f} at the val-best threshold ({out})", flush=True)
 
 
 @hydra.main(version_base="1.3", config_path=str(config_lib.CONFIG_DIR), config_name="train")

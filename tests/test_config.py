@@ -75,9 +75,20 @@ def test_the_quickstart_is_one_named_recipe():
     # `make train` and the GPU check train this one definition (conf/experiment/quickstart.yaml).
     cfg = make_cfg("experiment=quickstart", "hardware=cpu")
     config_lib.validate(cfg)
-    assert (cfg.train.epochs, cfg.hardware.batch_size, cfg.hardware.device) == (5, 16, "cpu")
+    assert (cfg.train.epochs, cfg.hardware.batch_size, cfg.hardware.device) == (2, 8, "cpu")
+    assert cfg.model.spatial.decoder == "unet" and cfg.train.test_after and cfg.optimizer.warmup_epochs == 0
+    plain = make_cfg()  # python -m emberformer.train alone keeps the guide's defaults
+    assert (plain.train.epochs, plain.hardware.batch_size, plain.model.spatial.decoder) == (50, 16, "segformer")
     makefile = (config_lib.CONFIG_DIR.parent / "Makefile").read_text()
     assert "QUICKSTART := experiment=quickstart hardware=cpu" in makefile
+
+
+def test_the_convergence_recipe_follows_the_newly_burned_pixels_and_resumes_its_own_jobs():
+    cfg = make_cfg("experiment=convergence", "model=utae")
+    config_lib.validate(cfg)
+    assert (cfg.early_stopping.monitor, cfg.early_stopping.patience) == ("val/growth_ap", 5)
+    assert (cfg.train.epochs, cfg.train.resume) == (40, "auto")
+    assert cfg.model._target_.endswith("UTAE")  # the recipe leaves the model to the command line
 
 
 @pytest.mark.parametrize("dynamic", [0, 2])

@@ -153,3 +153,36 @@ def test_resume_from_a_folder_without_checkpoints_lists_what_it_holds(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (
         f"error: train.resume={folder} is a folder without checkpoints/last.pt (it holds config.yaml, notes/); "
         "pass a run folder or its checkpoints/last.pt")
+
+
+@pytest.mark.slow
+def test_a_stopped_run_continues_with_resume_auto_and_a_finished_one_is_skipped(tmp_path):
+    run_dir = tmp_path / "job"
+    one = ["train.limit_train_batches=1", "logger.mode=disabled", "metrics.num_previews=0", "train.resume=auto"]
+    first = run_train(run_dir, "train.epochs=1", *one)
+    assert "continuing from" not in first.stderr  # nothing to continue: a new run
+    # As a stopped sweep job leaves it: last.pt written, result.json not saying it finished.
+    (run_dir / "result.json").write_text(json.dumps({"status": "interrupted"}))
+    again = run_train(run_dir, "train.epochs=2", *one, "train.test_after=true")
+    assert f"train.resume=auto: continuing from {run_dir / 'checkpoints' / 'last.pt'}" in again.stderr
+    assert "Resuming Training: 2 epochs (from epoch 2)" in again.stdout
+    result = json.loads((run_dir / "result.json").read_text())
+    assert (result["status"], result["stop_epoch"]) == ("completed", 2) and result["train_seconds"] > 0
+    # train.test_after: best.pt scored on the test split, newly burned AP first.
+    assert "Test split (" in again.stdout and "newly burned AP" in again.stdout
+    assert set(result["test"]) == {"newly_burned_ap", "ap", "f1", "samples"}
+    assert (run_dir / "eval_test" / "metrics.json").is_file()
+    skipped = run_train(run_dir, "train.epochs=2", *one)
+    assert f"train.resume=auto: {run_dir} already finished (completed); skipped" in skipped.stderr
+    assert "Starting Training" not in skipped.stdout
+
+
+@pytest.mark.slow
+def test_early_stopping_can_follow_the_newly_burned_pixels(tmp_path):
+    run_train(tmp_path, "early_stopping=growth", "logger.mode=disabled", "metrics.num_previews=0")
+    result = json.loads((tmp_path / "result.json").read_text())
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in records if "val/growth_ap_epoch" in r]
+    assert len(epochs) == 2 and all({"val/growth_f1_epoch", "val/growth_prec_epoch"} <= set(r) for r in epochs)
+    assert result["monitor"] == "val/growth_ap"
+    assert result["best_value"] == pytest.approx(max(r["val/growth_ap_epoch"] for r in epochs))

@@ -1,9 +1,9 @@
 """The headline table, every model of a sweep against persistence, mean ± std over seeds (and over
 WildfireSpreadTS's folds, which repeat a configuration on other years):
-`python -m emberformer.compare outputs/multirun/<date>/<time> [split=test] [threshold=val_best]`.
+`python -m emberformer.compare outputs/multirun/<date>/<time> [split=test] [threshold=val_best] [reference=MODEL]`.
 
 Options (key=value): split=train|val|test (test), threshold=val_best|pred_thresh (val_best),
-device=auto|cpu|cuda (auto). The sweep comes from e.g.
+device=auto|cpu|cuda (auto), reference=<a row label or model= preset> (none). The sweep comes from e.g.
 
 ```bash
 python -m emberformer.train --multirun model=emberformer,resnet18_unet seed=1,2,3 hardware=cpu train.epochs=5
@@ -18,6 +18,9 @@ module calls the data: `embedded`, `preset=hard` from a generated folder's datas
 `comparison.json` and `lead_time.png` (F1 and newly burned F1 against lead time) beside the jobs.
 The folder may also hold several sweeps (e.g. one per model, or one per benchmark): each is read.
 Persistence comes from the same evaluations, so it is scored on exactly the samples the models are.
+As every model is scored on the same test fires, each is also paired with the best other model (and
+with `reference`): the difference in newly burned AP and F1 (and rollout F1 at lead 1 and 6) with a
+95% bootstrap interval over the fires, and a verdict, ahead / level / behind (analysis/paired.py).
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from emberformer import config as config_lib
+from emberformer.analysis import paired
 from emberformer.analysis.rollouts import ROLLOUT_STEPS
 from emberformer.analysis.runs import SWEEP_FILES, load_sweep
 from emberformer.analysis.scoring import ECE_BINS, PERSISTENCE, PR_THRESHOLDS, SPLITS, evaluate
@@ -54,6 +59,14 @@ COLUMNS = (
     ("newly_burned_ap", "newly burned AP", "newly_burned", "ap"),
     ("ece", "ECE", "all", "ece"),
 )
+# The paired differences: name -> (per_sequence.npz kind, key suffix): newly burned AP and F1, and the
+# rollouts' newly burned F1 at lead 1 and 6.
+PAIRED_KEYS = {"newly_burned_ap": ("hist", "newly_burned"), "newly_burned_f1": ("counts", "newly_burned"),
+               "rollout_f1_lead1": ("counts", "rollout_newly_burned/lead1"),
+               "rollout_f1_lead6": ("counts", "rollout_newly_burned/lead6")}
+PAIRED_HEADERS = {"newly_burned_ap": "newly burned AP", "newly_burned_f1": "newly burned F1",
+                  "rollout_f1_lead1": "rollout newly burned F1, lead 1",
+                  "rollout_f1_lead6": "rollout newly burned F1, lead 6"}
 # Rollout scores by lead time: (key, title, pixels).
 LEAD_TIME_SCORES = (("f1", "F1", "all"), ("newly_burned_f1", "newly burned F1", "newly_burned"))
 OUTPUT_FILES = ("comparison.md", "comparison.json", "lead_time.png")
@@ -80,6 +93,13 @@ class Evaluated:
         """The trained model's key in results["models"] (its class name)."""
         return next((k for k in self.results["models"] if k != PERSISTENCE), PERSISTENCE)
 
+    @property
+    def per_sequence(self) -> dict:
+        """The evaluation's scores per test sequence (paired.load of its per_sequence.npz)."""
+        if not hasattr(self, "_per_sequence"):
+            self._per_sequence = paired.load(self.metrics_path.parent / paired.FILE_NAME)
+        return self._per_sequence
+
 
 @dataclass
 class Skipped:
@@ -99,6 +119,7 @@ class Row:
     cells: dict[str, dict] = field(default_factory=dict)          # column key -> {mean, std, n, values}
     lead_times: dict[str, list[dict]] = field(default_factory=dict)  # LEAD_TIME_SCORES key -> a cell per lead
     job_minutes: dict = field(default_factory=dict)               # training wall time per job, a cell
+    paired: list[dict] = field(default_factory=list)              # against the best other row (and the reference)
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,6 +158,7 @@ def _reusable(metrics_path: Path, best: Path, split: str, pred_thresh, data_fing
     data = results.get("data") or {}
     same = (results.get("split") == split and results.get("pred_thresh") == pred_thresh
             and data.get("fingerprint") == data_fingerprint and "benchmark" in data
+            and (metrics_path.parent / paired.FILE_NAME).is_file()
             and results.get("pr_thresholds") == PR_THRESHOLDS and results.get("ece_bins") == ECE_BINS
             and (results.get("rollouts") or {}).get("steps") == ROLLOUT_STEPS)
     return results if same else None
@@ -229,9 +251,10 @@ def _distinguishing_keys(evaluated: list[Evaluated]) -> dict[str, list[str]]:
     return keys
 
 
-def group_rows(evaluated: list[Evaluated], threshold: str = "val_best") -> list[Row]:
-    """Per benchmark: one row per model (and per value of any other knob swept for it), then persistence."""
-    rows = []
+def group_rows(evaluated: list[Evaluated], threshold: str = "val_best", reference: str | None = None) -> list[Row]:
+    """Per benchmark: one row per model (and per value of any other knob swept for it), then persistence;
+    each row paired with the best other row (and `reference`, a row's label or its jobs' `model=`)."""
+    rows, members = [], []
     # Every benchmark lists its models in one order: the order they first appear in.
     order = {description: i for i, description in enumerate(dict.fromkeys(ev.results["model"] for ev in evaluated))}
     descriptions = {ev.results["model"] for ev in evaluated if ev.model_key != PERSISTENCE}
@@ -254,9 +277,44 @@ def group_rows(evaluated: list[Evaluated], threshold: str = "val_best") -> list[
                 label += " [" + ", ".join(shown) + "]"
             row = Row(benchmark, label, description, [ev.name for ev in group], dict(knobs))
             rows.append(_fill(row, group, model_key, threshold))
+            members.append((rows[-1], group, model_key))
         persistence = Row(benchmark, PERSISTENCE, "Persistence (last observed fire)", [ev.name for ev in on_benchmark])
         rows.append(_fill(persistence, on_benchmark, PERSISTENCE, threshold))
+        members.append((rows[-1], on_benchmark, PERSISTENCE))
+        _pair(members, reference)
+        members.clear()
     return rows
+
+
+def _per_fire(group: list[Evaluated], model_key: str) -> dict[str, dict[int, np.ndarray]]:
+    """A row's per-fire arrays (paired.PAIRED_KEYS), each fire's averaged over the row's jobs that scored it."""
+    tables = {}
+    for name, (kind, view) in PAIRED_KEYS.items():
+        found = [ev.per_sequence[kind].get(f"{model_key}/{view}") for ev in group]
+        if all(table is not None for table in found):
+            tables[name] = paired.average_over_jobs(found)
+    return tables
+
+
+def _pair(members: list[tuple[Row, list[Evaluated], str]], reference: str | None) -> None:
+    """Each row of one benchmark against the best other row by newly burned AP, and the reference."""
+    fires = {id(row): _per_fire(group, key) for row, group, key in members}
+
+    def matches(row: Row, group: list[Evaluated]) -> bool:
+        return reference in (row.label, *(ev.overrides.get("model") for ev in group))
+
+    ranked = sorted(members, key=lambda m: -(m[0].cells["newly_burned_ap"]["mean"] or -1.0))
+    for row, group, _ in members:
+        others = [m for m in ranked if m[0] is not row]
+        against = [others[0]] if others else []
+        against += [m for m in others if reference and matches(m[0], m[1]) and m not in against]
+        for other, _, _ in against:
+            scores = {}
+            for name, (kind, _) in PAIRED_KEYS.items():
+                a, b = fires[id(row)].get(name), fires[id(other)].get(name)
+                score = paired.average_precision if kind == "hist" else paired.f1
+                scores[name] = None if a is None or b is None else paired.paired_difference(a, b, score)
+            row.paired.append({"against": other.label, "best_other": other is others[0][0], **scores})
 
 
 def _by_benchmark(evaluated: list[Evaluated]) -> dict[str, list[Evaluated]]:
@@ -274,6 +332,18 @@ def format_cell(entry: dict, digits: int = 3, with_n: bool = True) -> str:
         return f"n/a ({entry['n']})" if with_n else "n/a"
     spread = "" if entry["std"] is None else f" ± {entry['std']:.{digits}f}"
     return f"{entry['mean']:.{digits}f}{spread}" + (f" ({entry['n']})" if with_n else "")
+
+
+_PAIRED_NOTE = ("Paired over the test fires: each model against the best other one (by newly burned AP), and "
+                "the `reference=` model; the difference on all fires shared, then its 95% interval from a "
+                f"{paired.BOOTSTRAP_SAMPLES:,}-sample bootstrap over the fires (each fire's counts averaged over "
+                "the seeds that scored it first), and the verdict: ahead / level / behind.")
+
+
+def format_paired(entry: dict | None) -> str:
+    if entry is None:
+        return "n/a"
+    return f"{entry['difference']:+.3f} [{entry['low']:+.3f}, {entry['high']:+.3f}] {entry['verdict']}"
 
 
 def _data_line(evaluated: list[Evaluated]) -> str:
@@ -320,6 +390,12 @@ def render_markdown(comparison: dict) -> str:
                       "| model | " + " | ".join(str(lead) for lead in leads) + " |", "|---|" + "---|" * len(leads)]
             lines += [f"| {row['label']} | " + " | ".join(format_cell(c, with_n=False) for c in row["lead_times"][key])
                       + " |" for row in rows]
+        lines += ["", _PAIRED_NOTE, "",
+                  "| model | against | " + " | ".join(PAIRED_HEADERS.values()) + " |",
+                  "|---|---|" + "---|" * len(PAIRED_HEADERS)]
+        lines += [f"| {row['label']} | {pair['against']}{'' if pair['best_other'] else ' (reference)'} | "
+                  + " | ".join(format_paired(pair[key]) for key in PAIRED_HEADERS) + " |"
+                  for row in rows for pair in row["paired"]]
     lines += ["", "Jobs:"]
     for row in comparison["rows"]:
         lines.append(f"- {row['benchmark']}, {row['label']}: {row['model']}; jobs {', '.join(row['jobs'])}; "
@@ -356,7 +432,8 @@ def plot_lead_times(comparison: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def compare(sweep_dir, split: str = "test", threshold: str = "val_best", device: str = "auto") -> tuple[dict, str]:
+def compare(sweep_dir, split: str = "test", threshold: str = "val_best", device: str = "auto",
+            reference: str | None = None) -> tuple[dict, str]:
     """Evaluate, group and write comparison.md / comparison.json / lead_time.png into `sweep_dir`.
     Returns (comparison, markdown)."""
     if split not in SPLITS:
@@ -377,7 +454,8 @@ def compare(sweep_dir, split: str = "test", threshold: str = "val_best", device:
                        for name, group in _by_benchmark(evaluated).items()],
         "columns": [{"key": key, "header": header, "pixels": pixels, "metric": metric}
                     for key, header, pixels, metric in COLUMNS],
-        "rows": [vars(row) for row in group_rows(evaluated, threshold)],
+        "reference": reference,
+        "rows": [vars(row) for row in group_rows(evaluated, threshold, reference)],
         "evaluations": {ev.name: {"metrics": str(ev.metrics_path), "reused": ev.reused} for ev in evaluated},
         "skipped": [{"job": s.name, "status": s.status, "reason": s.reason} for s in skipped],
     }
@@ -398,6 +476,7 @@ class Arguments:
     split: str = "test"         # train | val | test
     threshold: str = "val_best"  # val_best | pred_thresh
     device: str = "auto"        # auto | cpu | cuda
+    reference: str | None = None  # pair every model with this one too (a row label or a model= preset)
 
 
 OPTIONS = [f.name for f in fields(Arguments) if f.name != "sweep_dir"]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from emberformer.contract import predict_logits
-from emberformer.metrics import fire_metrics, growth_labels
+from emberformer.metrics import IGNORE_INDEX, fire_metrics, growth_labels
 from emberformer.training.hardware import Hardware
 
 ROLLOUT_STEPS = 6   # lead times 1..6 unless told otherwise (compare reuses only this)
@@ -102,13 +102,14 @@ def rollout_chains(model, sequence: dict, origins: list[int], steps: int, max_hi
 
 
 def score_rollouts(models: dict, data, split: str, steps: int = ROLLOUT_STEPS, hardware: Hardware | None = None,
-                   batch_size: int = 16) -> dict:
+                   batch_size: int = 16, per_sequence=None) -> dict:
     """Every model of `models` ({name: (model, threshold)}) rolled forward from every origin of every
     sequence of `split` (its `origins`: each frame but the last, or for WildfireSpreadTS those of the
     test protocol), fed its own thresholded output (monotonic where the data's masks are cumulative);
     per lead time 1..`steps`, precision/recall/F1 over all pixels and over the pixels not burning at
     the origin (newly burned), pooled over the forecasts. Returns {name: [{lead, forecasts, all,
-    newly_burned}]}."""
+    newly_burned}]}; each sequence's newly burned counts per lead go into `per_sequence` (a
+    paired.PerSequence) when given."""
     hardware = hardware or Hardware(device="cpu", precision="fp32")
     per_lead = {name: [{"forecasts": 0, **{view: fire_metrics(threshold, sync_on_compute=False).to(hardware.device)
                                            for view in ("all", "newly_burned")}} for _ in range(steps)]
@@ -124,8 +125,13 @@ def score_rollouts(models: dict, data, split: str, steps: int = ROLLOUT_STEPS, h
                     forecast = torch.from_numpy(forecast)[None, None].to(hardware.device)
                     entry = per_lead[name][lead]
                     entry["forecasts"] += 1
+                    growth = growth_labels(labels, origin)
                     entry["all"].update(forecast, labels)
-                    entry["newly_burned"].update(forecast, growth_labels(labels, origin))
+                    entry["newly_burned"].update(forecast, growth)
+                    if per_sequence is not None:
+                        counted = growth != IGNORE_INDEX
+                        per_sequence.count(f"{name}/rollout_newly_burned/lead{lead + 1}", seq_id,
+                                           forecast[counted] > threshold, growth[counted] == 1)
     return {name: [{"lead": lead + 1, "forecasts": entry["forecasts"],
                     **{view: _computed(entry[view]) for view in ("all", "newly_burned")}}
                    for lead, entry in enumerate(entries) if entry["forecasts"]]

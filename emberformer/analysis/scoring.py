@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from emberformer.analysis.paired import FILE_NAME as PER_SEQUENCE_FILE
+from emberformer.analysis.paired import PerSequence
 from emberformer.analysis.rollouts import ROLLOUT_STEPS, score_rollouts
 from emberformer.analysis.tables import VIEWS, format_score, markdown_report
 from emberformer.analysis.trained import Trained, default_out_dir, load_trained
@@ -26,7 +28,7 @@ from emberformer.metrics import FireEvaluation, growth_labels, metric_inputs
 from emberformer.training.hardware import Hardware
 
 SPLITS = ("train", "val", "test")
-RESULT_FILES = ("metrics.json", "metrics.md", "pr_curve.png", "f1_by_history.png")
+RESULT_FILES = ("metrics.json", "metrics.md", "pr_curve.png", "f1_by_history.png", PER_SEQUENCE_FILE)
 PERSISTENCE = "Persistence"  # the baseline's key in results["models"]
 # The PR grid and calibration bins an evaluation uses unless told otherwise (compare reuses only these).
 # 10,000 bins: AP within ~1e-4 of the exact (unbinned) AP that WildfireSpreadTS reports (tested).
@@ -60,8 +62,9 @@ def val_best_thresholds(models: dict, loader, to_device, hardware: Hardware, pr_
 
 
 def score_split(models: dict, thresholds: dict, loader, to_device, hardware: Hardware, pr_thresholds: int,
-                ece_bins: int) -> tuple[dict, dict]:
-    """(per model and view metrics, per history length T {samples, per model metrics})."""
+                ece_bins: int, per_sequence: PerSequence) -> tuple[dict, dict]:
+    """(per model and view metrics, per history length T {samples, per model metrics}); each test
+    sequence's own counts go into `per_sequence` (for compare's paired statistics)."""
 
     def new_evaluation(name):
         return FireEvaluation(thresholds[name], pr_thresholds, ece_bins).to(hardware.device)
@@ -73,8 +76,11 @@ def score_split(models: dict, thresholds: dict, loader, to_device, hardware: Har
         last_fire = batch["fire"][:, -1:]
         lengths = batch["length"].to(last_fire.device)
         for name, (probs, labels) in outputs.items():
+            growth = growth_labels(labels, last_fire)
             overall[name]["all"].update(probs, labels)
-            overall[name]["newly_burned"].update(probs, growth_labels(labels, last_fire))
+            overall[name]["newly_burned"].update(probs, growth)
+            for view, view_labels in (("all", labels), ("newly_burned", growth)):
+                per_sequence.add(f"{name}/{view}", batch["seq_id"], probs, view_labels, thresholds[name]["val_best"])
         for length in lengths.unique().tolist():
             chosen = lengths == length
             samples_by_length[length] = samples_by_length.get(length, 0) + int(chosen.sum())
@@ -103,19 +109,20 @@ def evaluate(ckpt, split: str = "test", out_dir=None, pred_thresh: float | None 
         raise ConfigError(f"pred_thresh={pred_thresh} must lie strictly between 0 and 1 (e.g. 0.5), or null")
     hardware = Hardware(device=device, precision=precision, num_workers=int(num_workers), persistent_workers=False)
     trained = load_trained(ckpt, hardware.device, data_root)
-    results = evaluate_trained(trained, hardware, split, pred_thresh, pr_thresholds, ece_bins, batch_size,
-                               rollout_steps)
+    results, per_sequence = evaluate_trained(trained, hardware, split, pred_thresh, pr_thresholds, ece_bins,
+                                             batch_size, rollout_steps)
     out = Path(out_dir) if out_dir else default_out_dir(trained, f"eval_{split}")
-    write_results(results, out)
+    write_results(results, out, per_sequence)
     return results, out
 
 
 def evaluate_trained(trained: Trained, hardware: Hardware, split: str, pred_thresh: float | None = None,
                      pr_thresholds: int = PR_THRESHOLDS, ece_bins: int = ECE_BINS,
-                     batch_size: int | None = None, rollout_steps: int = ROLLOUT_STEPS) -> dict:
-    """The results dict (see metrics.json) of a loaded model and persistence on `split`; with
-    `rollout_steps`, also both rolled forward from every origin of the split, fed their own output
-    thresholded at their val-best threshold, scored at lead times 1..rollout_steps."""
+                     batch_size: int | None = None, rollout_steps: int = ROLLOUT_STEPS) -> tuple[dict, PerSequence]:
+    """The results dict (see metrics.json) of a loaded model and persistence on `split`, and their
+    scores per test sequence (per_sequence.npz); with `rollout_steps`, also both rolled forward from
+    every origin of the split, fed their own output thresholded at their val-best threshold, scored at
+    lead times 1..rollout_steps."""
     from emberformer.models import Persistence
 
     pred_thresh = trained.pred_thresh if pred_thresh is None else float(pred_thresh)
@@ -144,13 +151,15 @@ def evaluate_trained(trained: Trained, hardware: Hardware, split: str, pred_thre
               file=sys.stderr)
         best = {n: (pred_thresh, None) for n in models}
     thresholds = {n: {"pred_thresh": pred_thresh, "val_best": best[n][0]} for n in models}
-    metrics, history = score_split(models, thresholds, loader(split), to_device, hardware, pr_thresholds, ece_bins)
+    per_sequence = PerSequence()
+    metrics, history = score_split(models, thresholds, loader(split), to_device, hardware, pr_thresholds, ece_bins,
+                                   per_sequence)
     rollouts = None
     if rollout_steps:
         feedback = "mask at the val-best threshold" + (", monotonic" if data.cumulative else "")
         rollouts = {"steps": rollout_steps, "feedback": feedback,
                     "models": score_rollouts({n: (m, best[n][0]) for n, m in models.items()}, data, split,
-                                             rollout_steps, hardware, batch_size)}
+                                             rollout_steps, hardware, batch_size, per_sequence)}
     return {
         "checkpoint": str(trained.path),
         "epoch": trained.state.get("epoch"),
@@ -169,7 +178,7 @@ def evaluate_trained(trained: Trained, hardware: Hardware, split: str, pred_thre
         "rollouts": rollouts,
         "wandb_run": {"id": trained.state.get("wandb_run_id"), "step": trained.state.get("step"),
                       **{k: trained.config.logger.get(k) for k in ("project", "entity", "group")}},
-    }
+    }, per_sequence
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,8 +228,9 @@ def plot_by_history(results: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def write_results(results: dict, out: Path) -> None:
+def write_results(results: dict, out: Path, per_sequence: PerSequence) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    per_sequence.save(out / PER_SEQUENCE_FILE)
     (out / "metrics.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "metrics.md").write_text(markdown_report(results))
     plot_pr_curves(results, out / "pr_curve.png")

@@ -82,7 +82,14 @@ def peak_memory(device: torch.device) -> dict:
 
 
 def device_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    """The GPU's name, or the CPU's with the instruction sets that compute bf16 natively (if any): what
+    decides whether bf16 autocast is a fast path or an emulated, slower one."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    from emberformer.training.hardware import native_bf16_cpu
+
+    native = native_bf16_cpu()
+    return f"{cpu_name()} ({'native bf16: ' + ', '.join(native) if native else 'no native bf16'})"
 
 
 def cpu_name() -> str:

@@ -41,6 +41,7 @@ class EmberFormer(SpreadModel):
         freeze_epochs: int = 0,
         skip_quiet_patches: bool = True,
         checkpoint_temporal: bool = True,
+        temporal_stage: bool = True,
     ):
         super().__init__()
         for key, value in {
@@ -63,7 +64,11 @@ class EmberFormer(SpreadModel):
         self.spatial_cfg = SpatialConfig.parse(spatial)
         self.patch_size = patch_size
         self.freeze_epochs = freeze_epochs
-        self.temporal = TemporalEncoder(
+        if not isinstance(temporal_stage, bool):
+            raise ConfigError(f"model.temporal_stage={temporal_stage!r} must be true or false")
+        # The ablation without the temporal transformer: the decoder reads the per-pixel inputs
+        # alone, with the current step's wind scalars as constant planes so no input is lost.
+        self.temporal = None if not temporal_stage else TemporalEncoder(
             inputs,
             patch_size,
             d_model,
@@ -75,7 +80,7 @@ class EmberFormer(SpreadModel):
             bool(skip_quiet_patches),
             bool(checkpoint_temporal),
         )
-        self.spatial = SpatialDecoder(d_model, patch_size, inputs, self.spatial_cfg)
+        self.spatial = SpatialDecoder(d_model if temporal_stage else None, patch_size, inputs, self.spatial_cfg)
         self._set_decoder_frozen(freeze_epochs > 0)
 
     def forward(
@@ -88,13 +93,17 @@ class EmberFormer(SpreadModel):
     ) -> torch.Tensor:
         height, width = fire.shape[-2:]
         fire, dynamic, static = (pad_to_multiple(x, self.patch_size) for x in (fire, dynamic, static))
-        features = self.temporal(fire, dynamic, static, wind, time_mask)
+        if self.temporal is None:
+            features = wind[:, -1, :, None, None].expand(-1, -1, *fire.shape[-2:])
+        else:
+            features = self.temporal(fire, dynamic, static, wind, time_mask)
         logits = self.spatial(features, fire, dynamic, static)
         return logits[..., :height, :width]
 
     def describe(self) -> str:
         frozen = f", frozen for {self.freeze_epochs} epochs" if self.freeze_epochs else ""
-        return f"EmberFormer ({self.spatial_cfg.describe()}{frozen})"
+        ablation = ", no temporal stage" if self.temporal is None else ""
+        return f"EmberFormer ({self.spatial_cfg.describe()}{frozen}{ablation})"
 
     def param_groups(self, rates: LearningRates, weight_decay: float) -> list[dict]:
         # Frozen parameters stay in their group (requires_grad False, grad None: AdamW skips

@@ -51,6 +51,7 @@ class SpatialConfig:
     segformer_config: dict | None = None  # SegformerConfig overrides on MiT-b1 (segformer, not pretrained)
     feature_channels: int = 8  # channels per pixel the temporal features are unpatchified to
     refine_channels: int = 16  # width of the full-resolution refinement; 0 = none
+    refine_layers: int = 1  # 3x3 conv layers of that refinement: more lets full-res pixels mix with the decoder
     recent_frames: int = 4  # last fire frames the decoder reads at full resolution (1 = current only)
 
     @classmethod
@@ -76,6 +77,7 @@ class SpatialConfig:
             )
         check_positive_int(cfg.feature_channels, "model.spatial.feature_channels")
         check_positive_int(cfg.recent_frames, "model.spatial.recent_frames")
+        check_positive_int(cfg.refine_layers, "model.spatial.refine_layers")
         if isinstance(cfg.refine_channels, bool) or not isinstance(cfg.refine_channels, int) or cfg.refine_channels < 0:
             raise ConfigError(f"model.spatial.refine_channels={cfg.refine_channels!r} must be an integer >= 0")
         if not isinstance(cfg.pretrained, (bool, str)) or cfg.pretrained == "":
@@ -125,19 +127,26 @@ class SpatialDecoder(nn.Module):
     need no gradient.)
     """
 
-    def __init__(self, d_model: int, patch_size: int, inputs: InputSpec, cfg: SpatialConfig):
+    def __init__(self, d_model: int | None, patch_size: int, inputs: InputSpec, cfg: SpatialConfig):
+        """`d_model` None: no temporal stage; `features` are then the wind planes [B, F, H, W]."""
         super().__init__()
         self.patch_size = patch_size
-        self.feature_channels = cfg.feature_channels
-        self.unpatchify = nn.Conv2d(d_model, cfg.feature_channels * patch_size**2, 1)
+        if d_model is None:
+            self.feature_channels, self.unpatchify = inputs.wind_features, None
+        else:
+            self.feature_channels = cfg.feature_channels
+            self.unpatchify = nn.Conv2d(d_model, cfg.feature_channels * patch_size**2, 1)
         self.recent_frames = cfg.recent_frames
         pixel_channels = inputs.static_channels + inputs.dynamic_channels + cfg.recent_frames
-        self.decoder = build_decoder(cfg, cfg.feature_channels + pixel_channels, cfg.refine_channels or 1)
+        self.decoder = build_decoder(cfg, self.feature_channels + pixel_channels, cfg.refine_channels or 1)
         if cfg.refine_channels:
             self.refine_pixels = nn.Conv2d(pixel_channels, cfg.refine_channels, 3, padding=1)
+            # Beyond the first layer: a full-resolution fusion of the decoder's maps with the pixels.
+            self.refine_fuse = nn.Sequential(*(layer for _ in range(cfg.refine_layers - 1) for layer in (
+                nn.Conv2d(cfg.refine_channels, cfg.refine_channels, 3, padding=1), nn.ReLU(inplace=True))))
             self.refine_out = nn.Conv2d(cfg.refine_channels, 1, 1)
         else:
-            self.refine_pixels = self.refine_out = None
+            self.refine_pixels = self.refine_fuse = self.refine_out = None
 
     def forward(
         self, features: torch.Tensor, fire: torch.Tensor, dynamic: torch.Tensor, static: torch.Tensor
@@ -147,7 +156,7 @@ class SpatialDecoder(nn.Module):
         recent = fire[:, -self.recent_frames :]
         # Steps before the first observation read as unburned, as in the batch's own left padding.
         recent = F.pad(recent, (0, 0, 0, 0, self.recent_frames - recent.shape[1], 0))
-        pixels = F.pixel_shuffle(self.unpatchify(features), self.patch_size)
+        pixels = features if self.unpatchify is None else F.pixel_shuffle(self.unpatchify(features), self.patch_size)
         x = pad_to_multiple(torch.cat([pixels, static, dynamic[:, -1], recent], dim=1), DECODER_MULTIPLE)
         out = self.decoder(x)
         if out.shape[-2:] != x.shape[-2:]:
@@ -156,7 +165,7 @@ class SpatialDecoder(nn.Module):
         if self.refine_out is None:
             return out
         data = x[:, self.feature_channels :, :height, :width]  # static, dynamic bands, recent fire
-        return self.refine_out(F.relu(out + self.refine_pixels(data)))
+        return self.refine_out(self.refine_fuse(F.relu(out + self.refine_pixels(data))))
 
 
 class SegformerDecoder(nn.Module):

@@ -7,7 +7,9 @@ import math
 from emberformer.errors import ConfigError, is_number, is_whole, require
 from emberformer.metrics import METRIC_NAMES
 
-MONITORABLE = tuple(f"val/{name}" for name in ("loss", *METRIC_NAMES))
+# The validation pass's metrics over all pixels, and over the newly burned pixels (growth_*).
+MONITORABLE = tuple(f"val/{name}" for name in ("loss", *METRIC_NAMES, "growth_prec", "growth_rec", "growth_f1",
+                                               "growth_ap"))
 
 
 class EarlyStopping:

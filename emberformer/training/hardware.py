@@ -10,6 +10,14 @@ import torch
 from emberformer.errors import ConfigError, is_number, is_whole, require
 
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+# The CPU instruction sets that compute bf16 natively (torch.cpu.get_capabilities's names).
+NATIVE_BF16 = ("amx_bf16", "avx512_bf16")
+
+
+def native_bf16_cpu() -> tuple[str, ...]:
+    """Which of NATIVE_BF16 this CPU has (empty: bf16 would be emulated, slower than fp32)."""
+    capabilities = torch.cpu.get_capabilities()
+    return tuple(flag for flag in NATIVE_BF16 if capabilities.get(flag))
 
 
 @dataclass
@@ -32,15 +40,31 @@ class Hardware:
         if self.device == "auto":
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
         if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError(f"hardware.device={self.device} but no CUDA GPU is visible; use hardware=cpu or hardware=auto")
-        if self.precision == "auto":
-            self.precision = "bf16" if self.is_cuda and torch.cuda.is_bf16_supported() else "fp32"
-        if self.precision not in ("fp32", *_AMP_DTYPES):
+            raise ConfigError(f"hardware.device={self.device} but no CUDA GPU is visible; "
+                              "use hardware=cpu or hardware=auto")
+        if self.precision not in ("auto", "fp32", *_AMP_DTYPES):
             raise ConfigError(f"hardware.precision={self.precision} must be one of auto, fp32, bf16, fp16")
+        self.precision_reason = self._choose_precision()
         if self.pin_memory == "auto":
             self.pin_memory = self.is_cuda
         if self.num_threads:
             torch.set_num_threads(int(self.num_threads))
+
+    def _choose_precision(self) -> str:
+        """Resolve precision=auto (bf16 where the device computes it natively) and say why, for the banner."""
+        if self.is_cuda:
+            if self.precision == "auto":
+                self.precision = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+                return "auto: " + ("the GPU computes bf16" if self.precision == "bf16" else "no bf16 on this GPU")
+            return f"hardware.precision={self.precision}"
+        native = native_bf16_cpu()
+        if self.precision == "auto":
+            self.precision = "bf16" if native else "fp32"
+            return (f"auto: this CPU computes bf16 natively ({', '.join(native)})" if native
+                    else "auto: no native bf16 on this CPU (no AMX or AVX512-BF16)")
+        if self.precision == "bf16" and not native:
+            return "hardware.precision=bf16; this CPU has no native bf16: emulated, likely slower than fp32"
+        return f"hardware.precision={self.precision}"
 
     @property
     def is_cuda(self) -> bool:
@@ -74,4 +98,4 @@ class Hardware:
                     persistent_workers=bool(self.persistent_workers) and workers > 0)
 
     def describe(self) -> str:
-        return f"{self.device}, {self.precision}" + (", compiled" if self.compile else "")
+        return f"{self.device}, {self.precision} ({self.precision_reason})" + (", compiled" if self.compile else "")

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from emberformer.contract import newly_burned, predict_logits
 from emberformer.errors import EmberFormerError
-from emberformer.metrics import fire_metrics, metric_inputs
+from emberformer.metrics import IGNORE_INDEX, BinnedAveragePrecision, fire_metrics, growth_labels, metric_inputs
 from emberformer.training.checkpoint import save_checkpoint, training_state
 from emberformer.training.distributed import trainable_names
 from emberformer.training.optim import group_lrs
@@ -56,6 +56,8 @@ class EpochRunner:
         self.model.train(trainable)
         metrics = fire_metrics(self.pred_thresh).to(self.hardware.device)
         running = fire_metrics(self.pred_thresh, sync_on_compute=False).to(self.hardware.device)
+        # Validation also scores the newly burned pixels alone (early_stopping=growth monitors them).
+        growth = None if training else GrowthMetrics(self.pred_thresh).to(self.hardware.device)
         limit = self.limits[training]
         total = len(loader) if limit is None else min(len(loader), int(limit))
         sums = torch.zeros(3, dtype=torch.float64)  # loss * n, n, T-sum
@@ -84,6 +86,8 @@ class EpochRunner:
             sums += torch.tensor([loss.item() * n, n, batch["length"].float().sum().item()], dtype=torch.float64)
             probs, labels = metric_inputs(logits, batch["target"], batch["pixel_mask"])
             metrics.update(probs, labels)
+            if growth is not None:
+                growth.update(probs, growth_labels(labels, batch["fire"][:, -1:]))
             bar.set_postfix(loss=f"{sums[0] / sums[1]:.4f}")
             if training:
                 running.update(probs, labels)
@@ -91,6 +95,8 @@ class EpochRunner:
         bar.close()
         sums = self.dist.sum(sums.to(self.hardware.device)).cpu()
         results = {name: value.item() for name, value in metrics.compute().items()}
+        if growth is not None:
+            results.update(growth.compute())
         results["loss"] = (sums[0] / sums[1].clamp_min(1)).item()
         results["T_avg"] = (sums[2] / sums[1].clamp_min(1)).item()
         return results
@@ -114,6 +120,32 @@ class EpochRunner:
             # Running averages since the start of the epoch (no sync: rank 0's view is enough here).
             record.update({f"train/{name}_step": value.item() for name, value in running.compute().items()})
         self.logger.log(record, step=self.global_step)
+
+
+class GrowthMetrics:
+    """Precision, recall, F1 and AP on the newly burned pixels (labels from metrics.growth_labels):
+    `growth_<name>` in the results, `val/growth_<name>_epoch` in W&B. AP on a 1,000-bin grid: a
+    monitor needs its ranking, not the evaluation's precision."""
+
+    def __init__(self, pred_thresh: float):
+        self.thresholded = fire_metrics(pred_thresh)
+        self.ap = BinnedAveragePrecision(thresholds=1000, ignore_index=IGNORE_INDEX)
+
+    def to(self, device) -> GrowthMetrics:
+        self.thresholded.to(device)
+        self.ap.to(device)
+        return self
+
+    def update(self, probs: torch.Tensor, labels: torch.Tensor) -> None:
+        if bool((labels != IGNORE_INDEX).any()):
+            self.thresholded.update(probs, labels)
+            self.ap.update(probs, labels)
+
+    def compute(self) -> dict[str, float]:
+        values = {name: value.item() for name, value in self.thresholded.compute().items()
+                  if name in ("prec", "rec", "f1")}
+        values["ap"] = self.ap.compute().item()
+        return {f"growth_{name}": value for name, value in values.items()}
 
 
 def preview_samples(dataset, count: int) -> list[int]:

@@ -78,6 +78,19 @@ def _check_creatable(folder: str, key: str) -> None:
         sys.exit(2)
 
 
+AUTO = "auto"  # train.resume=auto: continue this run folder's own checkpoint, if any
+FINISHED = ("completed", "early_stopped")
+
+
+def finished_result(run_dir: Path) -> dict | None:
+    """The run folder's result.json when it records a finished run (what train.resume=auto skips)."""
+    try:
+        result = json.loads((run_dir / "result.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return result if result.get("status") in FINISHED else None
+
+
 def banner(lines: list[str]) -> str:
     rule = "=" * 60
     return "\n".join([rule, *lines, rule])
@@ -143,7 +156,7 @@ def set_up(cfg: DictConfig) -> Run:
     optimizer_recipe = config_lib.build(cfg.optimizer)
     logger = config_lib.build(cfg.logger)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    resume = load_resume(cfg, resolved, say=dist.is_main)
+    resume = load_resume(cfg, resolved, run_dir, say=dist.is_main)
 
     data = config_lib.build(cfg.data)
     data.setup()
@@ -158,11 +171,20 @@ def set_up(cfg: DictConfig) -> Run:
                scheduler, hardware.grad_scaler(), loaders["train"], loaders["val"], logger, resume)
 
 
-def load_resume(cfg: DictConfig, resolved: dict, say: bool = True) -> dict | None:
-    """The checkpoint `train.resume` names, checked against the config; None for a new run."""
+def load_resume(cfg: DictConfig, resolved: dict, run_dir: Path, say: bool = True) -> dict | None:
+    """The checkpoint `train.resume` names, checked against the config; None for a new run.
+    `train.resume=auto`: this run folder's own last.pt if it has one (a sweep rerun into the same
+    hydra.sweep.dir continues each stopped job), else a new run."""
     if not cfg.train.resume:
         return None
-    path = resume_path(cfg.train.resume, say)
+    if cfg.train.resume == AUTO:
+        path = run_dir / "checkpoints" / "last.pt"
+        if not path.is_file():
+            return None
+        if say:
+            print(f"train.resume=auto: continuing from {path}", file=sys.stderr, flush=True)
+    else:
+        path = resume_path(cfg.train.resume, say)
     state = load_checkpoint(path)
     check_compatible(state, resolved, path)
     if state["epoch"] >= cfg.train.epochs:
@@ -226,7 +248,7 @@ def banner_lines(run: Run) -> list[str]:
     ]
 
 
-def finish(run: Run, outcome) -> float:
+def finish(run: Run, outcome, train_seconds: float) -> float:
     """Write result.json, close the W&B run and print the closing banner (rank 0); after a signal,
     say how to resume and exit 130. Returns the best monitored value (what sweepers optimise)."""
     stopper, ckpt_dir = run.stopper, run.checkpoint_dir
@@ -247,10 +269,10 @@ def finish(run: Run, outcome) -> float:
         write_result(run.run_dir, status=outcome.status, **common, stop_epoch=outcome.epoch,
                      final_val=outcome.last_val, skipped_steps=outcome.skipped_steps, run_dir=str(run.run_dir),
                      best_checkpoint=str(ckpt_dir / "best.pt"), world_size=run.dist.world_size,
-                     rank_weight_checksums=checksums)
+                     rank_weight_checksums=checksums, train_seconds=round(train_seconds, 1))
         run.logger.summary({f"best/{stopper.monitor}": stopper.best_value, "best/epoch": stopper.best_epoch})
         run.logger.finish()
-        print(banner(["Training complete!",
+        print(banner([f"Training complete! ({train_seconds / 60:.1f} min of training)",
                       f"  Best {stopper.monitor}: {stopper.best_value:.4f} at epoch {stopper.best_epoch}",
                       f"  Checkpoints: {ckpt_dir}",
                       f"  Review offline: python -m emberformer.report {run.run_dir}"]))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from cli import run_module
 
-from emberformer.analysis import compare
+from emberformer.analysis import compare, paired
 
 # Flags every sweep shares. debug=fast's model.* keys (d_model, nhead, ...) only fit EmberFormer's
 # constructor, so the U-Net gets its own sweep beside EmberFormer's, in the same folder.
@@ -87,7 +87,7 @@ def check_table(sweeps, data_root):
     assert "split: **test** (4 samples" in proc.stdout and "Threshold: **val_best**" in proc.stdout
     assert (sweeps / "lead_time.png").stat().st_size > 0
 
-    (header, *body), f1_by_lead, new_f1_by_lead = markdown_tables(proc.stdout)
+    (header, *body), f1_by_lead, new_f1_by_lead, paired_table = markdown_tables(proc.stdout)
     assert header == ["model", *EXPECTED_COLUMNS, "train min/job"]
     assert [row[0] for row in body] == list(EXPECTED_ROWS)
     saved = json.loads((sweeps / "comparison.json").read_text())
@@ -116,13 +116,27 @@ def check_table(sweeps, data_root):
         # Training time per job, from the job's start to its result.json; none for persistence.
         assert (row[-1] == "–") == (row[0] == "Persistence")
         # Rollouts: one test fire of 5 frames has truth up to 4 steps ahead of its origins.
-        for table, (key, pixels) in ((f1_by_lead, ("f1", "all")), (new_f1_by_lead, ("newly_burned_f1", "newly_burned"))):
+        by_lead = ((f1_by_lead, ("f1", "all")), (new_f1_by_lead, ("newly_burned_f1", "newly_burned")))
+        for table, (key, pixels) in by_lead:
             assert table[0] == ["model", "1", "2", "3", "4"]
             shown = next(line for line in table if line[0] == row[0])
             for lead, (text, entry) in enumerate(zip(shown[1:], saved_row["lead_times"][key], strict=True)):
                 values = [lead_value(sweeps, job, model_key, lead, pixels) for job in jobs]
                 assert entry["values"] == pytest.approx(values)
                 assert text == f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
+
+    # Paired: each row against the best other by newly burned AP, over the one test fire they share.
+    assert paired_table[0] == ["model", "against", "newly burned AP", "newly burned F1",
+                               "rollout newly burned F1, lead 1", "rollout newly burned F1, lead 6"]
+    means = {row["label"]: row["cells"]["newly_burned_ap"]["mean"] for row in saved["rows"]}
+    for saved_row, shown in zip(saved["rows"], paired_table[1:], strict=True):
+        best_other = max((label for label in means if label != saved_row["label"]), key=means.get)
+        pair, = saved_row["paired"]
+        assert (shown[:2], pair["against"]) == ([saved_row["label"], best_other], best_other)
+        entry = pair["newly_burned_ap"]
+        assert entry["fires"] == 1 and entry["low"] <= entry["difference"] <= entry["high"]
+        assert entry["verdict"] in ("ahead", "level", "behind") and shown[2].endswith(entry["verdict"])
+        assert pair["rollout_f1_lead6"] is None  # 5 frames: no forecast 6 steps ahead
 
     assert [(s["job"], s["status"]) for s in saved["skipped"]] == [("broken/0", "failed")]
     assert "train.epochs=0" in saved["skipped"][0]["reason"]
@@ -143,7 +157,7 @@ def check_rerun_reuses_evaluations_newer_than_their_checkpoint(sweeps, capsys):
     before["emberformer/0"] = other_data.stat().st_mtime_ns
     capsys.readouterr()
 
-    comparison = compare.main([str(sweeps), "threshold=pred_thresh"])
+    comparison = compare.main([str(sweeps), "threshold=pred_thresh", "reference=resnet18_unet_1day"])
 
     reused = {job: job not in ("unet/1", "emberformer/0") for job in ALL_JOBS}
     assert {job: e["reused"] for job, e in comparison["evaluations"].items()} == reused
@@ -151,6 +165,7 @@ def check_rerun_reuses_evaluations_newer_than_their_checkpoint(sweeps, capsys):
     assert "Threshold: **pred_thresh** = 0.50" in capsys.readouterr().out
     ember = comparison["rows"][0]
     assert ember["thresholds"] == [0.5, 0.5]
+    assert "U-Net" in [pair["against"] for pair in ember["paired"]]  # the reference, whoever is best
     f1s = [job_value(sweeps, job, "EmberFormer", "F1", "pred_thresh") for job in EXPECTED_ROWS["EmberFormer"][0]]
     assert ember["cells"]["f1"]["values"] == pytest.approx(f1s)
 
@@ -184,7 +199,8 @@ def _results(description: str, model_key: str, benchmark: str, f1: float) -> dic
     view = {"ap": f1, "ece": 0.01, "at": {"val_best": at, "pred_thresh": at}}
     scores = {"all": view, "newly_burned": view}
     lead = [{"lead": 1, "forecasts": 3, "all": {"f1": f1}, "newly_burned": {"f1": f1}}]
-    return {"model": description, "data": {"benchmark": benchmark}, "models": {model_key: scores, "Persistence": scores},
+    return {"model": description, "data": {"benchmark": benchmark},
+            "models": {model_key: scores, "Persistence": scores},
             "rollouts": {"models": {model_key: lead, "Persistence": lead}}}
 
 
@@ -193,8 +209,12 @@ def test_rows_split_by_benchmark_and_two_presets_of_one_class_keep_their_descrip
     EMBEDDED_ROOT, other = "embedded", "my_fires"
 
     def job(name, overrides, description, benchmark, f1):
-        return compare.Evaluated(name, {"seed": name[-1], **overrides}, _results(description, "ResNetUNet", benchmark, f1),
-                                 tmp_path / name, reused=False, seconds=60.0)
+        metrics_path = tmp_path / name / "metrics.json"
+        metrics_path.parent.mkdir(parents=True)
+        paired.PerSequence().save(metrics_path.parent / paired.FILE_NAME)  # no fire scored: nothing to pair
+        results = _results(description, "ResNetUNet", benchmark, f1)
+        overrides = {"seed": name[-1], **overrides}
+        return compare.Evaluated(name, overrides, results, metrics_path, reused=False, seconds=60.0)
 
     five, one = "U-Net (resnet18, last 5 frames)", "U-Net (resnet18, last 1 frames)"
     evaluated = [job("a/0", {"model": "resnet18_unet"}, five, EMBEDDED_ROOT, 0.8),
@@ -218,6 +238,8 @@ def test_rows_split_by_benchmark_and_two_presets_of_one_class_keep_their_descrip
     assert [r.label for r in compare.group_rows(evaluated[:2])] == ["U-Net", "Persistence"]
     assert rows[0].cells["f1"]["mean"] == pytest.approx(0.85) and rows[0].lead_times["f1"][0]["n"] == 2
     assert rows[0].job_minutes["mean"] == pytest.approx(1.0) and rows[2].job_minutes["n"] == 0
+    # Each row is paired with the best other row of its benchmark; with no fire scored, no difference.
+    assert [p["against"] for p in rows[1].paired] == [five] and rows[1].paired[0]["newly_burned_ap"] is None
 
 
 def test_sweeps_are_found_at_any_depth_but_not_inside_jobs_or_runs(tmp_path):

@@ -83,7 +83,7 @@ def test_test_ap_is_wildfirespreadts_own(sweep, job):
     itself; one AP over every pixel of the test year."""
     trained = load_trained(sweep / job / "checkpoints" / "best.pt")
     hardware = Hardware(device="cpu", precision="fp32")
-    ours = evaluate_trained(trained, hardware, "test", rollout_steps=0)
+    ours, _ = evaluate_trained(trained, hardware, "test", rollout_steps=0)
     name = next(iter(ours["models"]))
     wsts_ap = BinaryAveragePrecision(thresholds=None)
     data = trained.data

@@ -140,9 +140,12 @@ def test_val_f1_is_compared_with_the_recorded_cpu_quickstart():
 def test_the_reference_is_recorded_from_a_quickstart_run_only(tmp_path):
     run = tmp_path / "run"
     (run / ".hydra").mkdir(parents=True)
-    (run / "result.json").write_text(json.dumps({"status": "completed", "final_val": {"f1": 0.9, "prec": 0.8}}))
+    test = {"split": "test", "newly_burned_ap": 0.75}
+    (run / "result.json").write_text(json.dumps({"status": "completed", "final_val": {"f1": 0.9, "prec": 0.8},
+                                                 "test": test, "train_seconds": 210.0}))
     (run / ".hydra" / "overrides.yaml").write_text("- experiment=quickstart\n- hardware=cpu\n")
     record = reference_from_run(run)
+    assert (record["test"], record["train_seconds"]) == (test, 210.0)
     assert record["final_val"] == {"f1": 0.9, "prec": 0.8} and record["overrides"] == ["experiment=quickstart",
                                                                                         "hardware=cpu"]
     (run / ".hydra" / "overrides.yaml").write_text("- hardware=cpu\n- train.epochs=1\n")

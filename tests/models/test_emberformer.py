@@ -175,7 +175,8 @@ def test_decoder_frozen_for_freeze_epochs_then_trained():
     train_step()
     assert not torch.equal(before, decoder.classifier.weight)
     # The groups kept the frozen parameters all along: one optimizer layout before and after.
-    assert [len(g["params"]) for g in groups] == [len(g["params"]) for g in model.param_groups(LearningRates.same(1e-2), 0.0)]
+    expected = model.param_groups(LearningRates.same(1e-2), 0.0)
+    assert [len(g["params"]) for g in groups] == [len(g["params"]) for g in expected]
 
 
 @pytest.mark.parametrize("decoder", ["segformer", "unet"])
@@ -249,3 +250,38 @@ def test_trains_under_bf16_autocast_with_channels_last(skip_quiet):
     assert logits.shape == (2, 1, 40, 48)
     logits.float().mean().backward()
     assert all(p.grad is not None for p in model.spatial.decoder.parameters())
+
+
+def test_a_deeper_full_resolution_refinement_fuses_the_decoder_with_the_pixels():
+    shallow, deep = tiny(), tiny(spatial={"refine_layers": 3})
+    extra = sum(p.numel() for p in deep.parameters()) - sum(p.numel() for p in shallow.parameters())
+    assert extra == 2 * (16 * 16 * 9 + 16)  # two more 3x3 convolutions of the 16 refinement channels
+    assert set(shallow.state_dict()) < set(deep.state_dict())  # the default adds nothing: old checkpoints load
+    batch = make_batch([3, 2], 3, 40, 48)
+    logits = run_model(deep.train(), batch)
+    assert logits.shape == (2, 1, 40, 48)
+    logits.mean().backward()
+    assert all(p.grad is not None for p in deep.spatial.refine_fuse.parameters())
+
+
+def test_without_the_temporal_stage_the_decoder_reads_the_pixels_and_the_current_wind():
+    model = tiny(temporal_stage=False, spatial={"decoder": "unet", "encoder": "resnet18"})
+    assert model.temporal is None and model.spatial.unpatchify is None
+    assert "no temporal stage" in model.describe()
+    batch = make_batch([3, 2], 3, 40, 48)
+    logits = run_model(model.train(), batch)
+    assert logits.shape == (2, 1, 40, 48)
+    logits.mean().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    # The current step's wind is an input (constant planes); earlier steps' wind is not.
+    model.eval()
+    with torch.no_grad():
+        base = run_model(model, batch)
+        earlier = {**batch, "wind": batch["wind"].clone()}
+        earlier["wind"][:, 0] += 5.0
+        current = {**batch, "wind": batch["wind"].clone()}
+        current["wind"][:, -1] += 5.0
+        assert torch.equal(run_model(model, earlier), base)
+        assert not torch.allclose(run_model(model, current), base)
+    with pytest.raises(ConfigError, match="model.temporal_stage"):
+        tiny(temporal_stage="no")
