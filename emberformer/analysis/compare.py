@@ -300,14 +300,16 @@ def _pair(members: list[tuple[Row, list[Evaluated], str]], reference: str | None
     """Each row of one benchmark against the best other row by newly burned AP, and the reference."""
     fires = {id(row): _per_fire(group, key) for row, group, key in members}
 
-    def matches(row: Row, group: list[Evaluated]) -> bool:
-        return reference in (row.label, *(ev.overrides.get("model") for ev in group))
+    def matches(row: Row, group: list[Evaluated], model_key: str) -> bool:
+        # Persistence's row holds every job: only its label names it.
+        models = () if model_key == PERSISTENCE else (ev.overrides.get("model") for ev in group)
+        return reference in (row.label, *models)
 
     ranked = sorted(members, key=lambda m: -(m[0].cells["newly_burned_ap"]["mean"] or -1.0))
     for row, group, _ in members:
         others = [m for m in ranked if m[0] is not row]
         against = [others[0]] if others else []
-        against += [m for m in others if reference and matches(m[0], m[1]) and m not in against]
+        against += [m for m in others if reference and matches(*m) and m not in against]
         for other, _, _ in against:
             scores = {}
             for name, (kind, _) in PAIRED_KEYS.items():

@@ -112,7 +112,8 @@ def f1(counts: np.ndarray) -> np.ndarray:
 def paired_difference(first: dict[int, np.ndarray], second: dict[int, np.ndarray], score,
                       samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> dict | None:
     """score(first) - score(second) over their common sequences, pooled, with its bootstrap interval;
-    `score` maps pooled arrays [n, ...] to n scores (average_precision or f1). None without common fires."""
+    `score` maps pooled arrays [n, ...] to n scores (average_precision or f1). None without common fires
+    or without a finite score."""
     seqs = sorted(set(first) & set(second))
     if not seqs:
         return None
@@ -128,6 +129,8 @@ def paired_difference(first: dict[int, np.ndarray], second: dict[int, np.ndarray
     estimate = float(score(pooled(a, everything))[0] - score(pooled(b, everything))[0])
     differences = score(pooled(a, weights)) - score(pooled(b, weights))
     differences = differences[np.isfinite(differences)]
+    if not differences.size:  # no positives (AP) or no predictions (F1) in any sample: nothing to compare
+        return None
     low, high = (float(v) for v in np.percentile(differences, [2.5, 97.5]))
     verdict = "ahead" if low > 0 else "behind" if high < 0 else "level"
     return {"difference": estimate, "low": low, "high": high, "verdict": verdict, "fires": len(seqs),

@@ -40,8 +40,9 @@ class Job:
     curve: list[tuple[int, float]] = field(default_factory=list)   # (epoch, monitored value)
     at_best: dict[str, float] = field(default_factory=dict)        # val metrics at best_epoch
     rank: int | None = None                     # 1 = best; finished jobs only
-    seconds: float | None = None                # wall time from the job's start (Hydra writes
-                                                # .hydra/config.yaml) to its result.json
+    seconds: float | None = None                # its training time (result.json's train_seconds: the
+                                                # last process's, when resumed); for older runs, from
+                                                # Hydra's .hydra/config.yaml to result.json
 
     @property
     def finished(self) -> bool:
@@ -181,8 +182,9 @@ def _read_job(root: Path, job_dir: Path, monitor: str, mode: str) -> Job:
         job.best_value = finite_number(result.get("best_value"))
         job.best_epoch = result.get("best_epoch")
         job.epochs_run = result.get("stop_epoch", job.epochs_run)
+        job.seconds = finite_number(result.get("train_seconds"))
         started = job_dir / ".hydra" / "config.yaml"
-        if started.is_file():
+        if job.seconds is None and started.is_file():  # a run from before train_seconds was recorded
             job.seconds = result_path.stat().st_mtime - started.stat().st_mtime
     elif job.curve:  # running: the best so far
         best = job.curve[0]

@@ -113,8 +113,11 @@ def check_table(sweeps, data_root):
             assert text == f"{mean:.3f} ± {std:.3f} ({len(values)})"
             if row[0] == "Persistence":  # deterministic, and every job scores the same test samples
                 assert std == pytest.approx(0.0, abs=1e-12)
-        # Training time per job, from the job's start to its result.json; none for persistence.
+        # Training time per job, as each job's result.json records it; none for persistence.
         assert (row[-1] == "–") == (row[0] == "Persistence")
+        if row[0] != "Persistence":
+            minutes = [json.loads((sweeps / job / "result.json").read_text())["train_seconds"] / 60 for job in jobs]
+            assert saved_row["job_minutes"]["mean"] == pytest.approx(np.mean(minutes))
         # Rollouts: one test fire of 5 frames has truth up to 4 steps ahead of its origins.
         by_lead = ((f1_by_lead, ("f1", "all")), (new_f1_by_lead, ("newly_burned_f1", "newly_burned")))
         for table, (key, pixels) in by_lead:
@@ -166,6 +169,9 @@ def check_rerun_reuses_evaluations_newer_than_their_checkpoint(sweeps, capsys):
     ember = comparison["rows"][0]
     assert ember["thresholds"] == [0.5, 0.5]
     assert "U-Net" in [pair["against"] for pair in ember["paired"]]  # the reference, whoever is best
+    # Persistence's row holds the reference's jobs too, but is not the reference.
+    assert all(pair["against"] != "Persistence" or pair["best_other"] for row in comparison["rows"]
+               for pair in row["paired"])
     f1s = [job_value(sweeps, job, "EmberFormer", "F1", "pred_thresh") for job in EXPECTED_ROWS["EmberFormer"][0]]
     assert ember["cells"]["f1"]["values"] == pytest.approx(f1s)
 

@@ -68,3 +68,6 @@ def test_seeds_are_averaged_per_fire_and_only_shared_fires_are_paired():
     result = paired_difference(averaged, {1: np.array([1.0, 1, 1])}, f1)
     assert result["fires"] == 1
     assert paired_difference(one, {7: np.array([1.0, 0, 0])}, f1) is None
+    # Fires without any fire pixel or prediction have no F1: nothing to compare, not an error.
+    empty = {1: np.array([0.0, 0, 0]), 2: np.array([0.0, 0, 0])}
+    assert paired_difference(empty, empty, f1) is None
