@@ -47,7 +47,8 @@ from emberformer.errors import ConfigError, DataError, EmberFormerError, exit_on
 from emberformer.naming import natural_key
 
 FINISHED = ("completed", "early_stopped")
-IGNORED_KEYS = ("seed", "data.fold")  # what repeats a configuration rather than changing it
+# What repeats a configuration rather than changing it (the threads change the speed, not the model).
+IGNORED_KEYS = ("seed", "data.fold", "hardware.num_threads", "hardware.num_workers")
 # (key, header, pixels, metric): "at" metrics are read at the chosen operating point.
 COLUMNS = (
     ("ap", "AP", "all", "ap"),
