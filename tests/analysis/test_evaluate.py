@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from torchmetrics.classification import BinaryAveragePrecision, BinaryCalibrationError
 
 from emberformer import config as config_lib
+from emberformer.analysis import paired
 from emberformer.contract import newly_burned
 from emberformer.metrics import (
     IGNORE_INDEX,
@@ -140,8 +141,18 @@ def test_evaluate_command_writes_the_table_figures_and_json(tiny_run, tmp_path):
     proc = run_module("emberformer.evaluate", f"ckpt={tiny_run / 'checkpoints' / 'best.pt'}", "split=test",
                       f"out_dir={out}")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert {p.name for p in out.iterdir()} == {"metrics.json", "metrics.md", "pr_curve.png", "f1_by_history.png"}
+    assert {p.name for p in out.iterdir()} == {"metrics.json", "metrics.md", "pr_curve.png", "f1_by_history.png",
+                                               paired.FILE_NAME}
     results = json.loads((out / "metrics.json").read_text())
+    # The per-fire counts (compare's paired statistics) add up to the pooled scores.
+    per_fire = paired.load(out / paired.FILE_NAME)
+    for model, per_model in results["models"].items():
+        pooled = sum(per_fire["counts"][f"{model}/newly_burned"].values())
+        f1 = per_model["newly_burned"]["at"]["val_best"]["f1"]
+        assert float(paired.f1(pooled)) == pytest.approx(float("nan") if f1 is None else f1, nan_ok=True, abs=1e-6)
+        hist = sum(per_fire["hist"][f"{model}/newly_burned"].values())
+        ap = float(paired.average_precision(hist[None])[0])
+        assert ap == pytest.approx(per_model["newly_burned"]["ap"], abs=2e-3)  # 1,000 bins against its 10,000
     assert list(results["models"]) == ["EmberFormer", "Persistence"] and results["split"] == "test"
     trained_on = OmegaConf.create(torch.load(tiny_run / "checkpoints" / "best.pt", weights_only=False)["config"]).data
     assert results["data"]["fingerprint"] == config_lib.build(trained_on).source_fingerprint()  # the run's data
