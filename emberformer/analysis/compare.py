@@ -45,8 +45,8 @@ from emberformer.analysis.tables import OPERATING_POINTS
 from emberformer.cli import parse_arguments, run_command
 from emberformer.errors import ConfigError, DataError, EmberFormerError, exit_on_user_error
 from emberformer.naming import natural_key
+from emberformer.training.run import FINISHED
 
-FINISHED = ("completed", "early_stopped")
 # What repeats a configuration rather than changing it (the threads change the speed, not the model).
 IGNORED_KEYS = ("seed", "data.fold", "hardware.num_threads", "hardware.num_workers")
 # (key, header, pixels, metric): "at" metrics are read at the chosen operating point.

@@ -5,8 +5,8 @@ Every model of a comparison is scored on the same test fires, so their differenc
 fire by fire instead of by the spread of seeds. The evaluation keeps, per fire, what its pooled
 scores are made of (`per_sequence.npz` beside metrics.json): the histogram of predicted
 probabilities of its positive and negative pixels on a 1,000-bin grid (AP), and the true and false
-positives and the false negatives at the val-best threshold (F1), for all pixels, for the newly
-burned pixels, and for each rollout lead time. `compare` then, for two rows (models):
+positives and the false negatives at the val-best threshold (F1), for the newly burned pixels, and
+their F1 counts for each rollout lead time. `compare` then, for two rows (models):
 1. averages each fire's counts over the row's jobs (its seeds, and WildfireSpreadTS's folds whose
    test year holds the fire): a fire weighs the same whatever number of jobs scored it;
 2. draws 2,000 bootstrap samples of the fires they share (with replacement), pools each sample's

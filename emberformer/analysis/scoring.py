@@ -79,8 +79,8 @@ def score_split(models: dict, thresholds: dict, loader, to_device, hardware: Har
             growth = growth_labels(labels, last_fire)
             overall[name]["all"].update(probs, labels)
             overall[name]["newly_burned"].update(probs, growth)
-            for view, view_labels in (("all", labels), ("newly_burned", growth)):
-                per_sequence.add(f"{name}/{view}", batch["seq_id"], probs, view_labels, thresholds[name]["val_best"])
+            # Per fire, what compare pairs: the newly burned pixels.
+            per_sequence.add(f"{name}/newly_burned", batch["seq_id"], probs, growth, thresholds[name]["val_best"])
         for length in lengths.unique().tolist():
             chosen = lengths == length
             samples_by_length[length] = samples_by_length.get(length, 0) + int(chosen.sum())

@@ -79,7 +79,7 @@ def _check_creatable(folder: str, key: str) -> None:
 
 
 AUTO = "auto"  # train.resume=auto: continue this run folder's own checkpoint, if any
-FINISHED = ("completed", "early_stopped")
+FINISHED = ("completed", "early_stopped")  # the statuses of a run that ended on its own (loop.Outcome)
 
 
 def finished_result(run_dir: Path) -> dict | None:
