@@ -431,7 +431,10 @@ def plot_lead_times(comparison: dict, path: Path) -> None:
                    ylim=(0, 1.02))
             ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)), fontsize=8)
+    # As many legend columns as the longest label leaves room for (~150 characters at this size), so
+    # an ablation's long label is not cut at the figure's edge.
+    columns = max(1, min(4, len(labels), 150 // (max(map(len, labels)) + 6)))
+    fig.legend(handles, labels, loc="outside lower center", ncols=columns, fontsize=8)
     fig.savefig(path, dpi=110)
 
 
